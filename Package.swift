@@ -1,0 +1,131 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Settings shared by every Swift target.
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "swift-rpc",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "SwiftRPC", targets: ["SwiftRPC"]),
+        .library(name: "SwiftRPCServer", targets: ["SwiftRPCServer"]),
+        .library(name: "Redis", targets: ["Redis"]),
+        .executable(name: "swift-rpc", targets: ["swift-rpc"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // hiredis 0.14 from Debian's libhiredis-dev; used as the RESP codec only.
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        .target(
+            name: "Redis",
+            dependencies: [
+                "CHiredis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Wire types, JSON, registrations and argument binding: no I/O, no dependencies.
+        .target(
+            name: "SwiftRPC",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SwiftRPCServer",
+            dependencies: [
+                "SwiftRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ExampleApp",
+            dependencies: ["SwiftRPC"],
+            swiftSettings: swiftSettings
+        ),
+        // posix_spawn with a clean signal mask: redis-server and worker children.
+        .target(
+            name: "ProcessSupport",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "swift-rpc",
+            dependencies: [
+                "SwiftRPCServer",
+                "Redis",
+                "ExampleApp",
+                "ProcessSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Benchmarks (not tests): baselines measured in the same run.
+        .executableTarget(
+            name: "MinimalNIOServer",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Benchmarks/MinimalNIOServer",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "RedisPipelineBench",
+            dependencies: ["Redis"],
+            path: "Benchmarks/RedisPipelineBench",
+            swiftSettings: swiftSettings
+        ),
+
+        // Tests: each starts its own redis-server where it needs one.
+        .target(
+            name: "TestSupport",
+            dependencies: ["ProcessSupport", "Redis"],
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RedisTests",
+            dependencies: ["Redis", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SwiftRPCTests",
+            dependencies: ["SwiftRPC", "ExampleApp"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SwiftRPCServerTests",
+            dependencies: ["SwiftRPCServer", "ExampleApp", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

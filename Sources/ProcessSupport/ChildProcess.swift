@@ -1,0 +1,101 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A child process started with `posix_spawn`, with every signal unblocked and at its default
+/// disposition. (A child started from a Swift concurrency or Dispatch thread would otherwise
+/// inherit that thread's blocked SIGTERM/SIGINT and ignore them: FINDINGS.md.)
+public final class ChildProcess: Sendable {
+    public struct Error: Swift.Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public let pid: pid_t
+    public let executable: String
+
+    /// Starts `executable` (a path, or a name looked up on PATH) with `arguments`.
+    /// Standard output and error go to `outputPath` when given (appended), else are inherited.
+    public init(executable: String, arguments: [String], outputPath: String? = nil, environment: [String: String]? = nil) throws(Error) {
+        self.executable = executable
+        var fileActions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fileActions)
+        defer { posix_spawn_file_actions_destroy(&fileActions) }
+        posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
+        if let outputPath {
+            posix_spawn_file_actions_addopen(&fileActions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
+        }
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        var allSignals = sigset_t()
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let envStrings = environment.map { $0.map { "\($0.key)=\($0.value)" } }
+        let envp: [UnsafeMutablePointer<CChar>?]? = envStrings.map { $0.map { strdup($0) } + [nil] }
+        defer { envp?.forEach { free($0) } }
+
+        var childPID: pid_t = 0
+        let status = argv.withUnsafeBufferPointer { argvBuffer in
+            if let envp {
+                return envp.withUnsafeBufferPointer { envBuffer in
+                    posix_spawnp(&childPID, executable, &fileActions, &attributes, argvBuffer.baseAddress!, envBuffer.baseAddress!)
+                }
+            }
+            return posix_spawnp(&childPID, executable, &fileActions, &attributes, argvBuffer.baseAddress!, environ)
+        }
+        guard status == 0 else {
+            throw Error(description: "cannot start \(executable): \(String(cString: strerror(status)))")
+        }
+        self.pid = childPID
+    }
+
+    /// Sends `signal` (SIGTERM by default).
+    public func signal(_ signal: Int32 = SIGTERM) {
+        kill(pid, signal)
+    }
+
+    /// The exit status if the process has ended (reaping it), else `nil`. Never blocks.
+    public func exitStatus() -> Int32? {
+        var status: Int32 = 0
+        let result = waitpid(pid, &status, WNOHANG)
+        guard result == pid else { return result == -1 ? -1 : nil }
+        return Self.decode(status)
+    }
+
+    /// Waits up to `timeout` for the process to end; its exit status, or `nil` if still running.
+    public func wait(timeout: Duration) async -> Int32? {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            if let status = exitStatus() { return status }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return exitStatus()
+    }
+
+    /// SIGTERM, then SIGKILL after `grace`; returns the exit status.
+    @discardableResult
+    public func terminate(grace: Duration = .seconds(10)) async -> Int32 {
+        signal(SIGTERM)
+        if let status = await wait(timeout: grace) { return status }
+        signal(SIGKILL)
+        return await wait(timeout: .seconds(5)) ?? -1
+    }
+
+    /// Exit code for a normal exit, 128 + signal number for a signal (as shells report it).
+    private static func decode(_ status: Int32) -> Int32 {
+        let signal = status & 0x7F
+        return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
+    }
+}

@@ -1,0 +1,88 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// One connection to Redis: commands from any number of callers are pipelined on it.
+/// Once it has failed it stays closed; the client replaces it.
+public final class RedisConnection: Sendable {
+    let channel: any Channel
+    let configuration: RedisConfiguration
+
+    private init(channel: any Channel, configuration: RedisConfiguration) {
+        self.channel = channel
+        self.configuration = configuration
+    }
+
+    /// Connects, then sends AUTH and SELECT as the configuration asks.
+    public static func connect(
+        _ configuration: RedisConfiguration, eventLoop: any EventLoop, logger: Logger
+    ) async throws(RedisClientError) -> RedisConnection {
+        let commandTimeout = TimeAmount(configuration.commandTimeout)
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: eventLoop)
+                .connectTimeout(TimeAmount(configuration.connectTimeout))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(commandTimeout: commandTimeout))
+                    }
+                }
+                .connect(host: configuration.host, port: configuration.port)
+                .get()
+        } catch {
+            throw RedisClientError(.connectionFailed, "cannot connect to Redis at \(configuration.host):\(configuration.port): \(error)")
+        }
+        let connection = RedisConnection(channel: channel, configuration: configuration)
+        do {
+            var setup: [[String]] = []
+            if let password = configuration.password {
+                setup.append(configuration.username.map { ["AUTH", $0, password] } ?? ["AUTH", password])
+            }
+            if configuration.database != 0 { setup.append(["SELECT", String(configuration.database)]) }
+            if !setup.isEmpty {
+                for reply in try await connection.pipeline(setup) {
+                    if case .error(let message) = reply { throw RedisClientError(.connectionFailed, "Redis refused the connection setup: \(message)") }
+                }
+            }
+        } catch {
+            await connection.close()
+            throw RedisClientError(.connectionFailed, error.message)
+        }
+        logger.debug("connected to Redis", metadata: ["redis": "\(configuration.redactedURL)"])
+        return connection
+    }
+
+    public var isActive: Bool { channel.isActive }
+
+    /// Sends the commands as one batch and returns their replies in order; error replies are
+    /// returned as `.error`, not thrown, so a caller sees each command's outcome.
+    public func pipeline(_ commands: [[String]], extraTimeout: Duration = .zero) async throws(RedisClientError) -> [RESPValue] {
+        let promise = channel.eventLoop.makePromise(of: [RESPValue].self)
+        channel.writeAndFlush(RedisRequest(commands: commands, promise: promise, extraTimeout: TimeAmount(extraTimeout)), promise: nil)
+        do {
+            return try await promise.futureResult.get()
+        } catch let error as RedisClientError {
+            throw error
+        } catch {
+            throw RedisClientError(.connectionClosed, "the Redis connection failed: \(error)")
+        }
+    }
+
+    public func close() async {
+        try? await channel.close()
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
+
+extension Error {
+    var message: String {
+        (self as? RedisClientError)?.message ?? String(describing: self)
+    }
+}

@@ -1,0 +1,201 @@
+import Logging
+import Redis
+import Testing
+import TestSupport
+
+@Suite("Redis client against a real redis-server")
+struct RedisClientTests {
+    let logger = Logger(label: "redis-tests")
+
+    /// Runs `body` with a fresh server and a client on it; both are stopped afterwards.
+    func withRedis(
+        connections: Int = 2, commandTimeout: Duration = .seconds(5), serverArguments: [String] = [],
+        _ body: (RedisServer, RedisClient) async throws -> Void
+    ) async throws {
+        let server = try await RedisServer.start(arguments: serverArguments)
+        var configuration = server.configuration
+        configuration.connections = connections
+        configuration.commandTimeout = commandTimeout
+        let client = RedisClient(configuration: configuration, logger: logger)
+        do {
+            try await body(server, client)
+        } catch {
+            await client.shutdown()
+            await server.stopAndRemove()
+            throw error
+        }
+        await client.shutdown()
+        await server.stopAndRemove()
+    }
+
+    @Test func everyReplyTypeBecomesASwiftValue() async throws {
+        try await withRedis { _, client in
+            let replies = try await client.pipeline([
+                ["SET", "k", "välue"],  // status
+                ["GET", "k"],  // bulk
+                ["GET", "missing"],  // nil
+                ["INCRBY", "n", "-42"],  // integer
+                ["RPUSH", "l", "a", "", "c"],
+                ["LRANGE", "l", "0", "-1"],  // array, with an empty bulk
+                ["LPUSH", "k", "x"],  // error: wrong type
+            ])
+            #expect(replies[0] == .simpleString("OK"))
+            #expect(replies[1] == .bulkString("välue"))
+            #expect(replies[2] == .null)
+            #expect(replies[3] == .integer(-42))
+            #expect(replies[5] == .array([.bulkString("a"), .bulkString(""), .bulkString("c")]))
+            guard case .error(let message) = replies[6] else {
+                Issue.record("expected an error reply, got \(replies[6])")
+                return
+            }
+            #expect(message.hasPrefix("WRONGTYPE"))
+        }
+    }
+
+    @Test func anErrorReplyIsThrownAsServerError() async throws {
+        try await withRedis { _, client in
+            let error = await redisError { try await client.send(["NOSUCHCOMMAND"]) }
+            #expect(error?.code == .serverError)
+            #expect(error?.message.contains("unknown command") == true)
+        }
+    }
+
+    @Test func binarySafeArguments() async throws {
+        try await withRedis { _, client in
+            let value = "a\r\nb\u{0}c $3 *2 😀"
+            try await client.set("key with spaces\r\n", value)
+            #expect(try await client.get("key with spaces\r\n") == value)
+        }
+    }
+
+    @Test func manyConcurrentCallersShareOneConnection() async throws {
+        try await withRedis(connections: 1) { _, client in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<2_000 {
+                    group.addTask {
+                        let reply = try await client.send(["INCR", "counter:\(index % 10)"])
+                        #expect(reply.int != nil)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            var total = 0
+            for index in 0..<10 { total += Int(try await client.get("counter:\(index)") ?? "0") ?? 0 }
+            #expect(total == 2_000)
+            // All of it went over a single connection (plus this CLIENT LIST's own).
+            let clients = try await client.send(["CLIENT", "LIST"]).string ?? ""
+            #expect(clients.split(separator: "\n").count == 1)
+        }
+    }
+
+    @Test func repliesKeepTheirOrderWithinAndAcrossBatches() async throws {
+        try await withRedis(connections: 1) { _, client in
+            let results = try await withThrowingTaskGroup(of: (Int, [RESPValue]).self) { group in
+                for batch in 0..<50 {
+                    group.addTask {
+                        (batch, try await client.pipeline((0..<20).map { ["ECHO", "\(batch)-\($0)"] }))
+                    }
+                }
+                return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+            }
+            for (batch, replies) in results {
+                #expect(replies == (0..<20).map { .bulkString("\(batch)-\($0)") })
+            }
+        }
+    }
+
+    @Test func authAndSelectComeFromTheURL() async throws {
+        let server = try await RedisServer.start(arguments: ["--requirepass", "s3cret:/@"])
+        let url = "redis://:s3cret%3A%2F%40@127.0.0.1:\(server.port)/3"
+        let client = RedisClient(configuration: try RedisConfiguration(url: url), logger: logger)
+        try await client.set("where", "db3")
+        #expect(try await client.send(["CLIENT", "INFO"]).string?.contains("db=3") == true)
+        await client.shutdown()
+
+        let wrong = RedisClient(configuration: try RedisConfiguration(url: "redis://:nope@127.0.0.1:\(server.port)/0"), logger: logger)
+        let error = await redisError { try await wrong.ping() }
+        #expect(error?.code == .connectionFailed)
+        #expect(error?.message.contains("nope") == false)
+        await wrong.shutdown()
+        await server.stopAndRemove()
+    }
+
+    @Test func aSlowReplyTimesOutAndTheConnectionIsReplaced() async throws {
+        try await withRedis(connections: 1, commandTimeout: .milliseconds(300), serverArguments: ["--enable-debug-command", "yes"]) { _, client in
+            let error = await redisError { try await client.send(["DEBUG", "SLEEP", "1.5"]) }
+            #expect(error?.code == .timeout)
+            // The timed-out connection was closed; once Redis wakes up, the next command gets a fresh one.
+            try await Task.sleep(for: .seconds(1.5))
+            try await client.ping()
+        }
+    }
+
+    @Test func connectingToNothingFailsFast() async throws {
+        let port = try freePort()
+        let client = RedisClient(configuration: RedisConfiguration(port: port), logger: logger)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let error = await redisError { try await client.ping() }
+        #expect(error?.code == .connectionFailed)
+        #expect(clock.now - started < .seconds(5))
+        await client.shutdown()
+    }
+
+    @Test func theClientRecoversAfterRedisIsKilledAndRestarted() async throws {
+        let server = try await RedisServer.start()
+        let client = RedisClient(configuration: server.configuration, logger: logger)
+        try await client.set("before", "1")
+
+        await server.kill()
+        await #expect(throws: RedisClientError.self) { try await client.ping() }
+        await #expect(throws: RedisClientError.self) { try await client.ping() }
+
+        let restarted = try await RedisServer.start(port: server.port, directory: server.directory)
+        try await client.ping()  // reconnects by itself
+        try await client.set("after", "2")
+        #expect(try await client.get("after") == "2")
+        await client.shutdown()
+        await restarted.stopAndRemove()
+    }
+
+    @Test func aDedicatedConnectionServesBlockingCommands() async throws {
+        try await withRedis { _, client in
+            async let popped = client.withDedicatedConnection { connection in
+                try await connection.pipeline([["BLMOVE", "src", "dst", "RIGHT", "LEFT", "2"]], extraTimeout: .seconds(2))
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            // The shared connections are not held up by the blocked one.
+            try await client.ping()
+            try await client.lpush("src", "job-1")
+            #expect(try await popped == [.bulkString("job-1")])
+        }
+    }
+
+    @Test func urlParsing() throws {
+        let full = try RedisConfiguration(url: "redis://user:pa%40ss@redis.local:6380/4")
+        #expect(full.host == "redis.local")
+        #expect(full.port == 6380)
+        #expect(full.username == "user")
+        #expect(full.password == "pa@ss")
+        #expect(full.database == 4)
+        #expect(full.redactedURL == "redis://user:***@redis.local:6380/4")
+        let plain = try RedisConfiguration(url: "redis://127.0.0.1")
+        #expect(plain.port == 6379 && plain.database == 0 && plain.password == nil)
+        #expect(throws: RedisClientError.self) { try RedisConfiguration(url: "http://x") }
+        #expect(throws: RedisClientError.self) { try RedisConfiguration(url: "redis://h:99999/0") }
+        #expect(throws: RedisClientError.self) { try RedisConfiguration(url: "redis://h:1/x") }
+    }
+}
+
+/// The `RedisClientError` that `body` throws, or `nil` when it succeeds.
+func redisError(_ body: () async throws -> Void) async -> RedisClientError? {
+    do {
+        try await body()
+        return nil
+    } catch let error as RedisClientError {
+        return error
+    } catch {
+        Issue.record("expected a RedisClientError, got \(error)")
+        return nil
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Logging
+import ProcessSupport
+import Redis
+
+/// A private `redis-server` for one test: its own temp folder and a free port; stopped with
+/// `stop()`. Tests never assume a Redis that is already running.
+public final class RedisServer: Sendable {
+    public let port: Int
+    public let directory: String
+    private let process: ChildProcess
+
+    public var url: String { "redis://127.0.0.1:\(port)/0" }
+    public var configuration: RedisConfiguration { RedisConfiguration(port: port) }
+
+    private init(port: Int, directory: String, process: ChildProcess) {
+        self.port = port
+        self.directory = directory
+        self.process = process
+    }
+
+    /// Starts a server; `port` reuses a port (to restart a server in place), `arguments` add options.
+    public static func start(port: Int? = nil, directory: String? = nil, arguments: [String] = []) async throws -> RedisServer {
+        let directory = directory ?? FileManager.default.temporaryDirectory
+            .appendingPathComponent("swiftrpc-redis-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var lastError = ""
+        for _ in 0..<5 {
+            let port = try port ?? freePort()
+            let process = try ChildProcess(
+                executable: "redis-server",
+                arguments: [
+                    "--port", String(port), "--bind", "127.0.0.1", "--dir", directory, "--save", "", "--appendonly", "no",
+                    "--daemonize", "no", "--logfile", "redis.log",
+                ] + arguments)
+            let server = RedisServer(port: port, directory: directory, process: process)
+            if await server.waitUntilReady() { return server }
+            await process.terminate(grace: .seconds(2))
+            lastError = (try? String(contentsOfFile: directory + "/redis.log", encoding: .utf8)) ?? "no log"
+        }
+        throw TestSupportError("redis-server did not start: \(lastError.suffix(800))")
+    }
+
+    /// Kills the server at once (SIGKILL): what a crash looks like to clients.
+    public func kill() async {
+        process.signal(SIGKILL)
+        _ = await process.wait(timeout: .seconds(5))
+    }
+
+    public func stop() async {
+        await process.terminate(grace: .seconds(5))
+    }
+
+    /// Stops and removes the folder.
+    public func stopAndRemove() async {
+        await stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private func waitUntilReady() async -> Bool {
+        let client = RedisClient(configuration: RedisConfiguration(port: port, connectTimeout: .milliseconds(200)), logger: Logger(label: "test"))
+        defer { Task { await client.shutdown() } }
+        for _ in 0..<100 {
+            if process.exitStatus() != nil { return false }
+            do {
+                try await client.ping()
+                return true
+            } catch {
+                // NOAUTH (a server with a password) also means it is up.
+                if error.code == .serverError { return true }
+            }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+}
+
+public struct TestSupportError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A TCP port that was free a moment ago (the kernel picks it; the socket is closed again).
+public func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw TestSupportError("socket() failed") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw TestSupportError("bind() failed") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
