@@ -48,6 +48,16 @@ let package = Package(
             name: "SwiftRPC",
             swiftSettings: swiftSettings
         ),
+        // The SPEC §4 Redis layout: job queue and result store over the Redis client.
+        .target(
+            name: "SwiftRPCRedis",
+            dependencies: [
+                "SwiftRPC",
+                "Redis",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SwiftRPCServer",
             dependencies: [
@@ -77,12 +87,14 @@ let package = Package(
             name: "swift-rpc",
             dependencies: [
                 "SwiftRPCServer",
+                "SwiftRPCRedis",
                 "Redis",
                 "ExampleApp",
                 "ProcessSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -77,11 +77,10 @@ public enum CallDecoder {
             switch mediaType {
             case "application/json":
                 do { self = .json(try JSONParser.parse(body)) } catch { self = .invalidJSON(error) }
-            case "application/x-www-form-urlencoded":
-                self = .form
-            case "", "text/plain":
-                // swift_rpc's clients often send no type: JSON when it is an object, else a form.
-                if let value = try? JSONParser.parse(body), case .object = value {
+            case "", "text/plain", "application/x-www-form-urlencoded":
+                // swift_rpc's clients often send no type, and `curl -d '{...}'` sends a form type:
+                // a body that is a JSON object is JSON, anything else a form.
+                if body.first == UInt8(ascii: "{"), let value = try? JSONParser.parse(body), case .object = value {
                     self = .json(value)
                 } else {
                     self = .form

@@ -1,0 +1,92 @@
+import NIOCore
+import NIOHTTP1
+import SwiftRPC
+
+/// One HTTP/1.1 connection: collects a request's body (refusing it past the limit while it
+/// streams in), hands the request to the router and writes the answer. Pipelined requests
+/// are serialized by NIO's `HTTPServerPipelineHandler` in front of this one.
+final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        case idle
+        case receiving(HTTPRequestHead, ByteBuffer)
+        /// The answer is out (413) or on its way; the rest of this request is dropped.
+        case ignoringRest
+    }
+
+    private let router: RPCRouter
+    private let maxBodyBytes: Int
+    private var state = State.idle
+
+    init(router: RPCRouter, maxBodyBytes: Int) {
+        self.router = router
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch (unwrapInboundIn(data), state) {
+        case (.head(let head), _):
+            if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > maxBodyBytes {
+                refuseTooLarge(context: context, head: head)
+                return
+            }
+            state = .receiving(head, context.channel.allocator.buffer(capacity: 0))
+        case (.body(var chunk), .receiving(let head, var body)):
+            guard body.readableBytes + chunk.readableBytes <= maxBodyBytes else {
+                refuseTooLarge(context: context, head: head)
+                return
+            }
+            state = .ignoringRest  // drop our reference so `body` is uniquely owned while it grows
+            body.writeBuffer(&chunk)
+            state = .receiving(head, body)
+        case (.end, .receiving(let head, let body)):
+            state = .idle
+            let request = RPCRequest(method: head.method, uri: head.uri, headers: head.headers, body: body)
+            switch router.respond(to: request, on: context.eventLoop) {
+            case .now(let response):
+                write(response, for: head, context: context)
+            case .later(let future):
+                future.assumeIsolated().whenComplete { result in
+                    switch result {
+                    case .success(let response): self.write(response, for: head, context: context)
+                    case .failure(let error):
+                        self.write(.error(RPCError(.functionError, "internal error: \(error)")), for: head, context: context)
+                    }
+                }
+            }
+        case (.end, .ignoringRest):
+            state = .idle
+        case (.body, _), (.end, .idle):
+            break
+        }
+    }
+
+    private func refuseTooLarge(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        state = .ignoringRest
+        let error = RPCError(.payloadTooLarge, "the body is larger than the limit of \(maxBodyBytes) bytes")
+        write(.error(error), for: head, context: context, forceClose: true)
+    }
+
+    private func write(_ response: RPCResponse, for request: HTTPRequestHead, context: ChannelHandlerContext, forceClose: Bool = false) {
+        let keepAlive = request.isKeepAlive && !forceClose
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(4 + response.headers.count)
+        headers.add(name: "content-type", value: response.contentType)
+        headers.add(name: "content-length", value: String(response.body.count))
+        if !keepAlive { headers.add(name: "connection", value: "close") }
+        for (name, value) in response.headers { headers.add(name: name, value: value) }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: response.status, headers: headers))), promise: nil)
+        if request.method != .HEAD {
+            var buffer = context.channel.allocator.buffer(capacity: response.body.count)
+            buffer.writeBytes(response.body)
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        }
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+            written.whenComplete { _ in loopBoundContext.value.close(promise: nil) }
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import NIOHTTP1
+import SwiftRPC
+
+/// An HTTP answer: status, body and the few headers the front sets.
+public struct RPCResponse: Sendable {
+    public var status: HTTPResponseStatus
+    public var body: [UInt8]
+    public var contentType: String
+    public var headers: [(String, String)]
+    /// The SPEC §3 error code when this answers an error (for metrics and logs).
+    public var errorCode: String?
+
+    public init(
+        status: HTTPResponseStatus, body: [UInt8], contentType: String = "application/json", headers: [(String, String)] = [],
+        errorCode: String? = nil
+    ) {
+        self.status = status
+        self.body = body
+        self.contentType = contentType
+        self.headers = headers
+        self.errorCode = errorCode
+    }
+
+    public static func json(_ value: JSONValue, status: HTTPResponseStatus = .ok, headers: [(String, String)] = []) -> RPCResponse {
+        var body: [UInt8] = []
+        JSONWriter.write(value, into: &body)
+        return RPCResponse(status: status, body: body, headers: headers)
+    }
+
+    /// `{"response": value}`, swift_rpc's answer shape.
+    public static func result(_ value: JSONValue) -> RPCResponse {
+        var body = Array(#"{"response":"#.utf8)
+        JSONWriter.write(value, into: &body)
+        body.append(UInt8(ascii: "}"))
+        return RPCResponse(status: .ok, body: body)
+    }
+
+    public static func error(_ error: RPCError) -> RPCResponse {
+        var response = json(error.jsonValue, status: HTTPResponseStatus(statusCode: error.status))
+        response.errorCode = error.code.rawValue
+        return response
+    }
+}
+

@@ -1,0 +1,79 @@
+import ArgumentParser
+import ExampleApp
+import Logging
+import Redis
+import ServiceLifecycle
+import UnixSignals
+import SwiftRPC
+import SwiftRPCRedis
+import SwiftRPCServer
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP front.")
+
+    @Option(help: "Address to bind.") var host = "127.0.0.1"
+    @Option(help: "Port to bind (0 picks a free one).") var port = 8080
+    @Option(help: "redis://[:password@]host:port[/db] (default: $SWIFTRPC_REDIS_URL, else redis://127.0.0.1:6379/0).")
+    var redis: String?
+    @Option(help: "A JSON settings file (SPEC §7 keys).") var config: String?
+    @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
+
+    func run() async throws {
+        let settings: Settings
+        do {
+            settings = try Settings.load(file: config, environment: currentEnvironment())
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let logger = makeLogger(label: "swift-rpc.serve", level: logLevel)
+        let redisConfiguration: RedisConfiguration
+        do {
+            redisConfiguration = try RedisConfiguration(url: redis ?? currentEnvironment()["SWIFTRPC_REDIS_URL"] ?? "redis://127.0.0.1:6379/0")
+        } catch {
+            throw ValidationError("--redis: \(error)")
+        }
+
+        var registry = FunctionRegistry()
+        registerExampleFunctions(in: &registry)
+        let redisClient = RedisClient(configuration: redisConfiguration, logger: logger)
+        let router = RPCRouter(registry: registry, jobs: RedisJobQueue(redis: redisClient), logger: logger)
+        let server = RPCServer(
+            configuration: .init(host: host, port: port, maxBodyBytes: settings.maxBodyBytes), router: router, logger: logger)
+
+        logger.info("swift-rpc serve starting", metadata: ["redis": "\(redisConfiguration.redactedURL)", "max_body_bytes": "\(settings.maxBodyBytes)"])
+        for function in registry.functions {
+            logger.info("function", metadata: ["name": "\(function.name)", "mode": "\(function.mode.rawValue)"])
+        }
+        if (try? await redisClient.ping()) == nil {
+            logger.warning("Redis is not reachable now; inline calls work, MQ calls answer 503 until it is", metadata: ["redis": "\(redisConfiguration.redactedURL)"])
+        }
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        await redisClient.shutdown()
+    }
+}
+
+func currentEnvironment() -> [String: String] {
+    var result: [String: String] = [:]
+    var pointer = environ
+    while let entry = pointer.pointee {
+        let text = String(cString: entry)
+        if let equals = text.firstIndex(of: "=") {
+            result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+        }
+        pointer += 1
+    }
+    return result
+}
+
+func makeLogger(label: String, level: String?) -> Logger {
+    LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+    var logger = Logger(label: label)
+    logger.logLevel = level.flatMap(Logger.Level.init(rawValue:)) ?? currentEnvironment()["SWIFTRPC_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+    return logger
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct SwiftRPCCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swift-rpc",
+        abstract: "SwiftRPC: an RPC server with a Redis job queue.",
+        subcommands: [Serve.self]
+    )
+}
