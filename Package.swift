@@ -120,7 +120,7 @@ let package = Package(
         // Tests: each starts its own redis-server where it needs one.
         .target(
             name: "TestSupport",
-            dependencies: ["ProcessSupport", "Redis"],
+            dependencies: ["ProcessSupport", "Redis", "SwiftRPC"],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),
@@ -136,7 +136,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SwiftRPCServerTests",
-            dependencies: ["SwiftRPCServer", "ExampleApp", "TestSupport"],
+            dependencies: [
+                "SwiftRPCServer", "SwiftRPCRedis", "ExampleApp", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]
