@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "SwiftRPCServer", targets: ["SwiftRPCServer"]),
         .library(name: "Redis", targets: ["Redis"]),
         .executable(name: "swift-rpc", targets: ["swift-rpc"]),
+        .executable(name: "swift-rpc-worker", targets: ["swift-rpc-worker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -55,6 +56,8 @@ let package = Package(
                 "SwiftRPC",
                 "Redis",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -69,6 +72,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SwiftRPCWorker",
+            dependencies: [
+                "SwiftRPC",
+                "SwiftRPCRedis",
+                "Redis",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -96,6 +111,21 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "swift-rpc-worker",
+            dependencies: [
+                "SwiftRPCWorker",
+                "SwiftRPCRedis",
+                "Redis",
+                "ExampleApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "Workers/swift-rpc-worker",
             swiftSettings: swiftSettings
         ),
 

@@ -14,7 +14,7 @@ public struct RedisConfiguration: Sendable, Equatable {
 
     public init(
         host: String = "127.0.0.1", port: Int = 6379, username: String? = nil, password: String? = nil, database: Int = 0,
-        connectTimeout: Duration = .seconds(2), commandTimeout: Duration = .seconds(5), connections: Int = 2
+        connectTimeout: Duration = .seconds(2), commandTimeout: Duration = .seconds(3), connections: Int = 2
     ) {
         self.host = host
         self.port = port

@@ -9,8 +9,16 @@ public enum ArgumentValue: Sendable, Equatable {
 /// Every declared parameter has a value (given or default) when the function runs.
 public struct Arguments: Sendable {
     public let values: [String: JSONValue]
+    /// The arguments as given (converted to their declared types), without defaults:
+    /// what an MQ job stores as `args` and `kwargs`.
+    public let positional: [JSONValue]
+    public let keywords: JSONObject
 
-    public init(_ values: [String: JSONValue]) { self.values = values }
+    public init(_ values: [String: JSONValue], positional: [JSONValue] = [], keywords: JSONObject = JSONObject()) {
+        self.values = values
+        self.positional = positional
+        self.keywords = keywords
+    }
 
     public subscript(name: String) -> JSONValue {
         values[name] ?? .null
@@ -61,8 +69,12 @@ public struct Arguments: Sendable {
         }
         var bound: [String: JSONValue] = [:]
         bound.reserveCapacity(parameters.count)
+        var givenPositional: [JSONValue] = []
+        var givenKeywords = JSONObject()
         for (parameter, value) in zip(parameters, positional) {
-            bound[parameter.name] = try check(value, for: parameter, function: function)
+            let checked = try check(value, for: parameter, function: function)
+            bound[parameter.name] = checked
+            givenPositional.append(checked)
         }
         for (name, value) in keywords {
             guard let parameter = parameters.first(where: { $0.name == name }) else {
@@ -71,7 +83,9 @@ public struct Arguments: Sendable {
             guard bound[name] == nil else {
                 throw .invalidArguments("\(function)() got multiple values for argument '\(name)'")
             }
-            bound[name] = try check(value, for: parameter, function: function)
+            let checked = try check(value, for: parameter, function: function)
+            bound[name] = checked
+            givenKeywords[name] = checked
         }
         for parameter in parameters where bound[parameter.name] == nil {
             guard let defaultValue = parameter.defaultValue else {
@@ -79,7 +93,7 @@ public struct Arguments: Sendable {
             }
             bound[parameter.name] = defaultValue
         }
-        return Arguments(bound)
+        return Arguments(bound, positional: givenPositional, keywords: givenKeywords)
     }
 
     private static func check(_ value: ArgumentValue, for parameter: Parameter, function: String) throws(RPCError) -> JSONValue {

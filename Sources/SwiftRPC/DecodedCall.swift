@@ -91,6 +91,12 @@ public enum CallDecoder {
         }
     }
 
+    /// `wait` of a query string that carries nothing else (`GET /jobs/{id}?wait=5`).
+    public static func wait(query: String?) throws(RPCError) -> Double? {
+        var fields = try query.map { (query) throws(RPCError) in try FormDecoder.decode(Substring(query)) } ?? []
+        return try takeWait(from: &fields)
+    }
+
     private static func takeWait(from fields: inout [(String, String)]) throws(RPCError) -> Double? {
         guard let index = fields.lastIndex(where: { $0.0 == "wait" }) else { return nil }
         let text = fields[index].1

@@ -48,7 +48,15 @@ public struct RegisteredFunction: Sendable {
         case sync(@Sendable (Arguments) throws -> JSONValue)
         case async(@Sendable (Arguments) async throws -> JSONValue)
         case pool(@Sendable (Arguments) throws -> JSONValue)
-        case mq(@Sendable (Arguments) async throws -> JSONValue, MQOptions)
+        case mq(MQWork, MQOptions)
+    }
+
+    /// How a worker runs an MQ function.
+    public enum MQWork: Sendable {
+        /// Concurrently with the worker's other jobs, on Swift concurrency.
+        case async(@Sendable (Arguments) async throws -> JSONValue)
+        /// On a thread of the worker's own pool (blocking I/O, CPU-bound work).
+        case blocking(@Sendable (Arguments) throws -> JSONValue)
     }
 
     public let name: String
@@ -132,12 +140,20 @@ public struct FunctionRegistry: Sendable {
         add(RegisteredFunction(name: name, parameters: parameters, timeout: timeout, body: .pool { try body($0).jsonValue }))
     }
 
-    /// A function whose calls are stored in Redis and run by worker processes.
+    /// A function whose calls are stored in Redis and run by worker processes, concurrently.
     public mutating func registerMQ<Result: JSONRepresentable>(
         _ name: String, _ parameters: Parameter..., options: MQOptions = MQOptions(),
         body: @escaping @Sendable (Arguments) async throws -> Result
     ) {
-        add(RegisteredFunction(name: name, parameters: parameters, timeout: nil, body: .mq({ try await body($0).jsonValue }, options)))
+        add(RegisteredFunction(name: name, parameters: parameters, timeout: nil, body: .mq(.async { try await body($0).jsonValue }, options)))
+    }
+
+    /// A blocking MQ function: workers run it on threads of their own.
+    public mutating func registerMQBlocking<Result: JSONRepresentable>(
+        _ name: String, _ parameters: Parameter..., options: MQOptions = MQOptions(),
+        body: @escaping @Sendable (Arguments) throws -> Result
+    ) {
+        add(RegisteredFunction(name: name, parameters: parameters, timeout: nil, body: .mq(.blocking { try body($0).jsonValue }, options)))
     }
 
     /// `[A-Za-z_][A-Za-z0-9_.]*`, at most 128 characters.

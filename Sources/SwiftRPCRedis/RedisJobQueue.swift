@@ -1,16 +1,125 @@
 import Logging
+import NIOCore
 import Redis
+import ServiceLifecycle
+import Synchronization
 import SwiftRPC
 
-/// The job queue and result store of SPEC §4 on Redis.
-public final class RedisJobQueue: JobQueueDriver {
+/// The job queue and result store of SPEC §4 on Redis, as the front uses it. As a `Service`
+/// it keeps one subscriber connection to the completion channel and wakes local waiters.
+public final class RedisJobQueue: JobQueueDriver, Service {
     public let redis: RedisClient
+    public let keys: RedisKeys
+    let logger: Logger
+    let waiters = CompletionWaiters()
+    private let finishedSeen = Atomic<Int>(0)
+    private let failedSeen = Atomic<Int>(0)
 
-    public init(redis: RedisClient) {
+    public init(redis: RedisClient, keys: RedisKeys = RedisKeys(), logger: Logger) {
         self.redis = redis
+        self.keys = keys
+        self.logger = logger
     }
 
     public func ping() async throws {
         try await redis.ping()
+    }
+
+    public func enqueue(_ request: EnqueueRequest) async throws -> EnqueueResult {
+        let now = Timestamp.now()
+        let due = request.delay.flatMap { $0 > 0 ? String(now + $0) : nil } ?? ""
+        let reply = try await redis.run(
+            JobScripts.enqueue,
+            keys: [keys.job(request.id), keys.queue(request.queue), keys.queues, keys.scheduled],
+            arguments: [
+                request.id, request.function, request.queue, JSONValue.array(request.positional).jsonText,
+                JSONValue.object(request.keywords).jsonText, String(request.maxAttempts), Timestamp.iso8601(now), due,
+            ])
+        guard let parts = reply.array, parts.count == 3, let created = parts[0].int else {
+            throw RedisClientError(.unexpectedReply, "the enqueue script answered \(reply)")
+        }
+        return EnqueueResult(id: request.id, status: parts[1].string ?? "", queue: parts[2].string ?? "", created: created == 1)
+    }
+
+    public func job(id: String) async throws -> JobRecord? {
+        let fields = try await redis.hgetall(keys.job(id))
+        return fields.isEmpty ? nil : JobRecord(fields: fields)
+    }
+
+    public func waitForJob(id: String, timeout: Duration) async throws -> JobRecord? {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let waiter = waiters.register(id)
+            defer { waiters.unregister(id, waiter) }
+            let record = try await job(id: id)
+            guard let record, record.status?.isTerminal != true, ContinuousClock.now < deadline else { return record }
+            let (seconds, attoseconds) = (deadline - ContinuousClock.now).components
+            let remaining = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+            let timer = redis.eventLoopGroup.next().scheduleTask(in: remaining) { waiter.wake() }
+            await waiter.wait()
+            timer.cancel()
+        }
+    }
+
+    public func queueStats() async throws -> [QueueStats] {
+        let names = (try await redis.send(["SMEMBERS", keys.queues]).array ?? []).compactMap(\.string).sorted()
+        let workers = (try await redis.send(["SMEMBERS", keys.workers]).array ?? []).compactMap(\.string)
+        var commands = names.map { ["LLEN", keys.queue($0)] }
+        commands += workers.map { ["LRANGE", keys.active($0), "0", "-1"] }
+        let replies = try await redis.pipeline(commands)
+        var activeByQueue: [String: Int] = [:]
+        let activeIDs = replies.dropFirst(names.count).flatMap { $0.array ?? [] }.compactMap(\.string)
+        if !activeIDs.isEmpty {
+            let queues = try await redis.pipeline(activeIDs.map { ["HGET", keys.job($0), "queue"] })
+            for queue in queues.compactMap(\.string) { activeByQueue[queue, default: 0] += 1 }
+        }
+        return zip(names, replies).map { name, length in
+            QueueStats(name: name, length: length.int ?? 0, active: activeByQueue[name] ?? 0)
+        }
+    }
+
+    public var completedJobs: (finished: Int, failed: Int) {
+        (finishedSeen.load(ordering: .relaxed), failedSeen.load(ordering: .relaxed))
+    }
+
+    /// Keeps a subscriber connection on the completion channel until graceful shutdown,
+    /// reconnecting (with backoff) whenever Redis goes away.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var backoff = Duration.milliseconds(100)
+            while !Task.isCancelled {
+                do {
+                    let connection = try await RedisConnection.connect(
+                        self.redis.configuration, eventLoop: self.redis.eventLoopGroup.next(), logger: self.logger
+                    ) { _, message in
+                        self.handleNotice(message)
+                    }
+                    _ = try await connection.pipeline([["SUBSCRIBE", self.keys.completions]])
+                    self.logger.debug("subscribed to job completions", metadata: ["channel": "\(self.keys.completions)"])
+                    backoff = .milliseconds(100)
+                    self.waiters.notifyAll()  // notices may have been missed while disconnected
+                    await withTaskCancellationHandler {
+                        await connection.closed()
+                    } onCancel: {
+                        Task { await connection.close() }
+                    }
+                } catch {
+                    self.logger.debug("completion subscriber: \(error); retrying in \(backoff)")
+                }
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(2))
+            }
+        }
+    }
+
+    private func handleNotice(_ message: String) {
+        let parts = message.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2 else { return }
+        if parts[1] == "finished" {
+            finishedSeen.wrappingAdd(1, ordering: .relaxed)
+        } else if parts[1] == "failed" {
+            failedSeen.wrappingAdd(1, ordering: .relaxed)
+        }
+        waiters.notify(String(parts[0]))
     }
 }

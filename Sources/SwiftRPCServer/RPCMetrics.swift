@@ -15,7 +15,8 @@ public final class RPCMetrics: Sendable {
         let mode: String
     }
 
-    public init(functions: [RegisteredFunction], registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    /// - Parameter builtIns: functions the front answers itself (`get_result`), counted as `sync`.
+    public init(functions: [RegisteredFunction], builtIns: [String] = [], registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [
@@ -25,12 +26,13 @@ public final class RPCMetrics: Sendable {
         ]
         self.factory = factory
         var perFunction: [String: FunctionSeries] = [:]
-        for function in functions {
-            let dimensions = [("function", function.name), ("mode", function.mode.rawValue)]
-            perFunction[function.name] = FunctionSeries(
+        let named = functions.map { ($0.name, $0.mode.rawValue) } + builtIns.map { ($0, Mode.sync.rawValue) }
+        for (name, mode) in named {
+            let dimensions = [("function", name), ("mode", mode)]
+            perFunction[name] = FunctionSeries(
                 calls: Metrics.Counter(label: "swiftrpc_calls_total", dimensions: dimensions, factory: factory),
                 latency: Metrics.Timer(label: "swiftrpc_call_duration_seconds", dimensions: dimensions, factory: factory),
-                mode: function.mode.rawValue)
+                mode: mode)
         }
         self.perFunction = perFunction
     }

@@ -62,7 +62,7 @@ public final class RPCRouter: Sendable {
         self.jobs = jobs
         self.configuration = configuration
         self.logger = logger
-        self.metrics = RPCMetrics(functions: registry.functions)
+        self.metrics = RPCMetrics(functions: registry.functions, builtIns: jobs == nil ? [] : [Self.getResultName])
         self.pool = NIOThreadPool(numberOfThreads: configuration.poolThreads)
         pool.start()
     }
@@ -76,14 +76,31 @@ public final class RPCRouter: Sendable {
         switch request.path {
         case "/healthz": return builtIn(request) { .later(self.health(on: eventLoop)) }
         case "/metrics":
-            return builtIn(request) { .now(RPCResponse(status: .ok, body: self.metrics.exposition(), contentType: "text/plain; version=0.0.4")) }
+            return builtIn(request) {
+                .later(
+                    eventLoop.makeFutureWithTask {
+                        let body = self.metrics.exposition() + Array(await self.jobMetrics().utf8)
+                        return RPCResponse(status: .ok, body: body, contentType: "text/plain; version=0.0.4")
+                    })
+            }
         case "/functions":
-            return builtIn(request) { .now(.json(["functions": .array(self.registry.functions.map(\.listing))])) }
+            return builtIn(request) { .now(.json(["functions": .array(self.functionListing)])) }
         case "/_getroutes":
-            return builtIn(request) { .now(.result(.array(self.registry.names.map(JSONValue.string)))) }
+            return builtIn(request) { .now(.result(.array(self.functionNames.map(JSONValue.string)))) }
+        case _ where request.path.hasPrefix("/jobs/"):
+            return jobRoute(request, on: eventLoop)
         default:
             return callFunction(request, on: eventLoop)
         }
+    }
+
+    /// `GET /functions`: every registered function, and `get_result` when there is a job queue.
+    var functionListing: [JSONValue] {
+        registry.functions.map(\.listing) + (jobs == nil ? [] : [Self.getResultListing])
+    }
+
+    var functionNames: [String] {
+        registry.names + (jobs == nil ? [] : [Self.getResultName])
     }
 
     private func builtIn(_ request: RPCRequest, _ answer: () -> RPCReply) -> RPCReply {
@@ -115,6 +132,12 @@ public final class RPCRouter: Sendable {
 
     private func callFunction(_ request: RPCRequest, on eventLoop: any EventLoop) -> RPCReply {
         let name = request.path.dropFirst()
+        if name == Self.getResultName, jobs != nil {
+            let started = ContinuousClock.now
+            let reply = getResult(request, on: eventLoop)
+            record(reply, function: Self.getResultName, started: started)
+            return reply
+        }
         guard let function = FunctionRegistry.isValidName(name) ? registry.function(named: String(name)) : nil else {
             return .now(.error(.unknownFunction(String(name.prefix(128)))))
         }
@@ -123,15 +146,19 @@ public final class RPCRouter: Sendable {
         }
         let started = ContinuousClock.now
         let reply = dispatch(function, request, on: eventLoop)
+        record(reply, function: function.name, started: started)
+        return reply
+    }
+
+    private func record(_ reply: RPCReply, function: String, started: ContinuousClock.Instant) {
         switch reply {
         case .now(let response):
-            metrics.record(function: function.name, duration: .now - started, errorCode: response.errorCode)
+            metrics.record(function: function, duration: .now - started, errorCode: response.errorCode)
         case .later(let future):
             future.whenSuccess { response in
-                self.metrics.record(function: function.name, duration: .now - started, errorCode: response.errorCode)
+                self.metrics.record(function: function, duration: .now - started, errorCode: response.errorCode)
             }
         }
-        return reply
     }
 
     private func dispatch(_ function: RegisteredFunction, _ request: RPCRequest, on eventLoop: any EventLoop) -> RPCReply {
@@ -164,8 +191,8 @@ public final class RPCRouter: Sendable {
             let future = pool.runIfActive(eventLoop: eventLoop) { try body(arguments) }
             future.whenComplete { _ in self.poolCallsInFlight.wrappingSubtract(1, ordering: .relaxed) }
             return .later(answer(future, of: function, on: eventLoop))
-        case .mq:
-            return .now(.error(.unavailable("\(function.name) is an MQ function and this front has no job queue")))
+        case .mq(_, let options):
+            return enqueue(function, options: options, call: call, arguments: arguments, on: eventLoop)
         }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ExampleApp
 import Logging
 import Redis
@@ -7,10 +8,6 @@ import UnixSignals
 import SwiftRPC
 import SwiftRPCRedis
 import SwiftRPCServer
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the HTTP front.")
@@ -25,14 +22,14 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let settings: Settings
         do {
-            settings = try Settings.load(file: config, environment: currentEnvironment())
+            settings = try Settings.load(file: config, environment: ProcessInfo.processInfo.environment)
         } catch {
             throw ValidationError("\(error)")
         }
         let logger = makeLogger(label: "swift-rpc.serve", level: logLevel)
         let redisConfiguration: RedisConfiguration
         do {
-            redisConfiguration = try RedisConfiguration(url: redis ?? currentEnvironment()["SWIFTRPC_REDIS_URL"] ?? "redis://127.0.0.1:6379/0")
+            redisConfiguration = try RedisConfiguration(url: redis ?? ProcessInfo.processInfo.environment["SWIFTRPC_REDIS_URL"] ?? "redis://127.0.0.1:6379/0")
         } catch {
             throw ValidationError("--redis: \(error)")
         }
@@ -40,7 +37,8 @@ struct Serve: AsyncParsableCommand {
         var registry = FunctionRegistry()
         registerExampleFunctions(in: &registry)
         let redisClient = RedisClient(configuration: redisConfiguration, logger: logger)
-        let router = RPCRouter(registry: registry, jobs: RedisJobQueue(redis: redisClient), logger: logger)
+        let jobQueue = RedisJobQueue(redis: redisClient, logger: logger)
+        let router = RPCRouter(registry: registry, jobs: jobQueue, logger: logger)
         let server = RPCServer(
             configuration: .init(host: host, port: port, maxBodyBytes: settings.maxBodyBytes), router: router, logger: logger)
 
@@ -52,28 +50,15 @@ struct Serve: AsyncParsableCommand {
             logger.warning("Redis is not reachable now; inline calls work, MQ calls answer 503 until it is", metadata: ["redis": "\(redisConfiguration.redactedURL)"])
         }
         let group = ServiceGroup(
-            configuration: .init(services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: [.init(service: jobQueue), .init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await redisClient.shutdown()
     }
 }
 
-func currentEnvironment() -> [String: String] {
-    var result: [String: String] = [:]
-    var pointer = environ
-    while let entry = pointer.pointee {
-        let text = String(cString: entry)
-        if let equals = text.firstIndex(of: "=") {
-            result[String(text[..<equals])] = String(text[text.index(after: equals)...])
-        }
-        pointer += 1
-    }
-    return result
-}
-
 func makeLogger(label: String, level: String?) -> Logger {
     LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
     var logger = Logger(label: label)
-    logger.logLevel = level.flatMap(Logger.Level.init(rawValue:)) ?? currentEnvironment()["SWIFTRPC_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+    logger.logLevel = level.flatMap(Logger.Level.init(rawValue:)) ?? ProcessInfo.processInfo.environment["SWIFTRPC_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
     return logger
 }

@@ -248,7 +248,7 @@ struct ServerTests {
     @Test func healthFollowsRedisAndInlineCallsKeepWorking() async throws {
         let redisServer = try await RedisServer.start()
         let client = RedisClient(configuration: redisServer.configuration, logger: Self.logger)
-        try await withServer(jobs: RedisJobQueue(redis: client)) { port, _ in
+        try await withServer(jobs: RedisJobQueue(redis: client, logger: Self.logger)) { port, _ in
             #expect(try await httpRequest(port: port, method: "GET", path: "/healthz").json == ["status": "ok", "redis": "up"])
 
             await redisServer.kill()

@@ -29,9 +29,12 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     private var flushScheduled = false
     private var timeoutCheck: RepeatedTask?
     private let commandTimeout: TimeAmount
+    /// Set on a subscriber connection: receives pub/sub messages, which answer no command.
+    private let onMessage: (@Sendable (_ channel: String, _ message: String) -> Void)?
 
-    init(commandTimeout: TimeAmount) {
+    init(commandTimeout: TimeAmount, onMessage: (@Sendable (String, String) -> Void)? = nil) {
         self.commandTimeout = commandTimeout
+        self.onMessage = onMessage
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -77,6 +80,10 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         do {
             try decoder.feed(unwrapInboundIn(data))
             while let reply = try decoder.next() {
+                if let onMessage, case .array(let parts) = reply, parts.count == 3, parts[0].string == "message" {
+                    onMessage(parts[1].string ?? "", parts[2].string ?? "")
+                    continue
+                }
                 guard !pending.isEmpty else {
                     throw RedisClientError(.protocolError, "Redis sent a reply nobody asked for")
                 }

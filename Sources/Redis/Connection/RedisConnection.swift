@@ -14,8 +14,10 @@ public final class RedisConnection: Sendable {
     }
 
     /// Connects, then sends AUTH and SELECT as the configuration asks.
+    /// - Parameter onMessage: for a subscriber connection, receives every pub/sub message.
     public static func connect(
-        _ configuration: RedisConfiguration, eventLoop: any EventLoop, logger: Logger
+        _ configuration: RedisConfiguration, eventLoop: any EventLoop, logger: Logger,
+        onMessage: (@Sendable (_ channel: String, _ message: String) -> Void)? = nil
     ) async throws(RedisClientError) -> RedisConnection {
         let commandTimeout = TimeAmount(configuration.commandTimeout)
         let channel: any Channel
@@ -25,7 +27,7 @@ public final class RedisConnection: Sendable {
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(commandTimeout: commandTimeout))
+                        try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(commandTimeout: commandTimeout, onMessage: onMessage))
                     }
                 }
                 .connect(host: configuration.host, port: configuration.port)
@@ -54,6 +56,11 @@ public final class RedisConnection: Sendable {
     }
 
     public var isActive: Bool { channel.isActive }
+
+    /// Completes when the connection has closed, for whatever reason.
+    public func closed() async {
+        try? await channel.closeFuture.get()
+    }
 
     /// Sends the commands as one batch and returns their replies in order; error replies are
     /// returned as `.error`, not thrown, so a caller sees each command's outcome.

@@ -13,8 +13,8 @@ import Synchronization
 /// hold up the replies queued behind them.
 public final class RedisClient: Sendable {
     public let configuration: RedisConfiguration
-    let eventLoopGroup: any EventLoopGroup
-    let logger: Logger
+    public let eventLoopGroup: any EventLoopGroup
+    public let logger: Logger
     private let slots: Mutex<[Slot]>
     private let slotCount: Int
     private let nextSlot = Atomic<Int>(0)

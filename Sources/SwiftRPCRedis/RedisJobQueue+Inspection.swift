@@ -1,0 +1,62 @@
+import Redis
+import SwiftRPC
+
+/// What `swift-rpc workers` shows of one worker.
+public struct WorkerStatus: Sendable {
+    public var id: String
+    public var fields: [String: String]
+    public var currentJobs: [String]
+}
+
+/// One entry of `swift-rpc failed list`.
+public struct FailedJob: Sendable {
+    public var record: JobRecord
+}
+
+extension RedisJobQueue {
+    public func workers() async throws -> [WorkerStatus] {
+        let ids = (try await redis.send(["SMEMBERS", keys.workers]).array ?? []).compactMap(\.string).sorted()
+        let replies = try await redis.pipeline(ids.flatMap { [["HGETALL", keys.worker($0)], ["LRANGE", keys.active($0), "0", "-1"]] })
+        return ids.enumerated().map { index, id in
+            WorkerStatus(
+                id: id, fields: replies[2 * index].fields ?? [:],
+                currentJobs: (replies[2 * index + 1].array ?? []).compactMap(\.string))
+        }
+    }
+
+    /// Failed jobs, newest first, of one queue or of every known queue.
+    public func failedJobs(queue: String?) async throws -> [FailedJob] {
+        let queues: [String]
+        if let queue {
+            queues = [queue]
+        } else {
+            queues = (try await redis.send(["SMEMBERS", keys.queues]).array ?? []).compactMap(\.string).sorted()
+        }
+        var result: [FailedJob] = []
+        for name in queues {
+            let ids = (try await redis.send(["LRANGE", keys.failed(name), "0", "-1"]).array ?? []).compactMap(\.string)
+            let hashes = try await redis.pipeline(ids.map { ["HGETALL", keys.job($0)] })
+            for (id, hash) in zip(ids, hashes) {
+                var fields = hash.fields ?? [:]
+                if fields.isEmpty { fields = ["id": id, "queue": name, "status": "failed"] }  // hash expired
+                result.append(FailedJob(record: JobRecord(fields: fields)))
+            }
+        }
+        return result
+    }
+
+    /// Takes a job off its failed list and queues it again; `false` when it is not on one.
+    public func retryFailed(job id: String) async throws -> Bool {
+        guard let record = try await job(id: id) else { return false }
+        return try await redis.run(JobScripts.retryFailed, keys: [keys.failed(record.queue), keys.job(id)], arguments: [id, keys.prefix]).int == 1
+    }
+
+    /// Deletes failed jobs (hashes and list) of one queue or of all; returns how many.
+    public func purgeFailed(queue: String?) async throws -> Int {
+        let jobs = try await failedJobs(queue: queue)
+        let queues = Set(jobs.map(\.record.queue)).union(queue.map { [$0] } ?? [])
+        let commands = jobs.map { ["DEL", keys.job($0.record.id)] } + queues.map { ["DEL", keys.failed($0)] }
+        if !commands.isEmpty { _ = try await redis.pipeline(commands) }
+        return jobs.count
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import ExampleApp
+import Logging
+import Redis
+import ServiceLifecycle
+import SwiftRPC
+import SwiftRPCRedis
+import SwiftRPCWorker
+import UnixSignals
+
+@main
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swift-rpc-worker", abstract: "Run MQ jobs from Redis (one worker process).")
+
+    @Option(help: "Queues to take jobs from, in priority order (comma-separated).") var queues = "default"
+    @Option(help: "Jobs run at once.") var concurrency = 4
+    @Flag(help: "Exit when the queues are empty.") var burst = false
+    @Option(help: "Seconds jobs in hand may take to finish after SIGTERM.") var grace: Double = 30
+    @Option(help: "redis://[:password@]host:port[/db] (default: $SWIFTRPC_REDIS_URL, else redis://127.0.0.1:6379/0).")
+    var redis: String?
+    @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
+
+    func validate() throws {
+        let names = queues.split(separator: ",").map(String.init)
+        guard !names.isEmpty, names.allSatisfy(JobNames.isValidQueueName) else {
+            throw ValidationError("--queues: names match [A-Za-z0-9_.-]{1,64}, separated by commas")
+        }
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard grace >= 0, grace.isFinite else { throw ValidationError("--grace must be a number of seconds >= 0") }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "swift-rpc-worker")
+        let environment = ProcessInfo.processInfo.environment
+        logger.logLevel = (logLevel ?? environment["SWIFTRPC_LOG_LEVEL"]).flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let redisConfiguration: RedisConfiguration
+        do {
+            redisConfiguration = try RedisConfiguration(url: redis ?? environment["SWIFTRPC_REDIS_URL"] ?? "redis://127.0.0.1:6379/0")
+        } catch {
+            throw ValidationError("--redis: \(error)")
+        }
+        var registry = FunctionRegistry()
+        registerExampleFunctions(in: &registry)
+        let client = RedisClient(configuration: redisConfiguration, logger: logger)
+        let worker = Worker(
+            registry: registry, jobs: RedisJobQueue(redis: client, logger: logger),
+            configuration: .init(
+                queues: queues.split(separator: ",").map(String.init), concurrency: concurrency, burst: burst,
+                grace: .milliseconds(Int64(grace * 1000))),
+            logger: logger)
+        let mqFunctions = registry.functions.filter { $0.mode == .mq }.map(\.name)
+        logger.info("swift-rpc-worker \(worker.id) starting", metadata: ["functions": "\(mqFunctions.joined(separator: ","))"])
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        await client.shutdown()
+    }
+}
+
