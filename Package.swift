@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .library(name: "SwiftRPC", targets: ["SwiftRPC"]),
         .library(name: "SwiftRPCServer", targets: ["SwiftRPCServer"]),
+        .library(name: "SwiftRPCClient", targets: ["SwiftRPCClient"]),
         .library(name: "Redis", targets: ["Redis"]),
         .executable(name: "swift-rpc", targets: ["swift-rpc"]),
         .executable(name: "swift-rpc-worker", targets: ["swift-rpc-worker"]),
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // hiredis 0.14 from Debian's libhiredis-dev; used as the RESP codec only.
@@ -88,6 +90,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The Swift client: HTTP only, never the server or Redis.
+        .target(
+            name: "SwiftRPCClient",
+            dependencies: [
+                "SwiftRPC",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "ExampleApp",
             dependencies: ["SwiftRPC"],
@@ -103,6 +114,7 @@ let package = Package(
             dependencies: [
                 "SwiftRPCServer",
                 "SwiftRPCRedis",
+                "SwiftRPCClient",
                 "Redis",
                 "ExampleApp",
                 "ProcessSupport",
@@ -162,6 +174,15 @@ let package = Package(
         .testTarget(
             name: "SwiftRPCTests",
             dependencies: ["SwiftRPC", "ExampleApp"],
+            swiftSettings: swiftSettings
+        ),
+        // Real Redis, real front and worker processes (both executables are built for them).
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "swift-rpc", "swift-rpc-worker", "SwiftRPCWorker", "SwiftRPCRedis", "SwiftRPCServer", "TestSupport", "ProcessSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

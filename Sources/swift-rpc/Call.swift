@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import SwiftRPC
+import SwiftRPCClient
+
+struct Call: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Call a function from the shell and print the answer.",
+        discussion: "Each ARG and --kw value is sent as JSON when it parses as JSON, else as a string. Exit 0 for 2xx, 1 for an error answer, 3 when the front cannot be reached.")
+
+    @Argument(help: "The function.") var function: String
+    @Argument(help: "Positional arguments.") var arguments: [String] = []
+    @Option(name: .customLong("kw"), help: "A keyword argument, NAME=VALUE (repeatable).") var keywords: [String] = []
+    @Option(help: "The front.") var url = "http://127.0.0.1:8080"
+    @Flag(help: "For MQ functions: wait (up to 30 s) for the result.") var wait = false
+
+    func run() async throws {
+        var keywordObject = JSONObject()
+        for keyword in keywords {
+            guard let equals = keyword.firstIndex(of: "="), equals != keyword.startIndex else {
+                throw ValidationError("--kw takes NAME=VALUE, got '\(keyword)'")
+            }
+            keywordObject[String(keyword[..<equals])] = Self.value(String(keyword[keyword.index(after: equals)...]))
+        }
+        let answer: RPCClient.Answer
+        do {
+            answer = try await RPCClient(baseURL: url).call(
+                function, arguments: arguments.map(Self.value), keywords: keywordObject, wait: wait ? CallDecoder.maxWaitSeconds : nil)
+        } catch {
+            throw CleanExit.message("error: cannot reach \(url): \(error)", code: 3)
+        }
+        print(String(decoding: answer.rawBody, as: UTF8.self))
+        if !answer.isSuccess { throw ExitCode(1) }
+    }
+
+    static func value(_ text: String) -> JSONValue {
+        (try? JSONParser.parse(text)) ?? .string(text)
+    }
+}

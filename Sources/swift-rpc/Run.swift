@@ -1,0 +1,156 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ProcessSupport
+import Redis
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Everything on one machine: a private Redis (unless --redis), the front and workers.")
+
+    @Option(help: "Address the front binds.") var host = "127.0.0.1"
+    @Option(help: "Port the front binds.") var port = 8080
+    @Option(help: "Worker processes.") var workers = 2
+    @Option(help: "Jobs each worker runs at once.") var concurrency = 8
+    @Option(help: "Use this Redis instead of starting one (redis://...).") var redis: String?
+    @Option(help: "Folder for the private Redis's data (AOF).") var dataDir = ".swiftrpc/redis"
+    @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
+
+    func validate() throws {
+        guard workers >= 0 else { throw ValidationError("--workers must be 0 or more") }
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+    }
+
+    func run() async throws {
+        let logger = makeLogger(label: "swift-rpc.run", level: logLevel)
+        let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+        let workerBinary = binDir + "/swift-rpc-worker"
+        guard workers == 0 || FileManager.default.isExecutableFile(atPath: workerBinary) else {
+            throw ValidationError("swift-rpc-worker is not next to swift-rpc (looked for \(workerBinary)); build both: swift build -c release")
+        }
+
+        var children: [Supervisor.Child] = []
+        let redisURL: String
+        if let redis {
+            redisURL = redis
+        } else {
+            let folder = URL(fileURLWithPath: dataDir).standardizedFileURL.path
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let redisPort = try ChildProcess.freeLoopbackPort()
+            redisURL = "redis://127.0.0.1:\(redisPort)/0"
+            children.append(
+                .init(
+                    name: "redis", executable: "redis-server",
+                    arguments: [
+                        "--port", String(redisPort), "--bind", "127.0.0.1", "--dir", folder, "--appendonly", "yes", "--save", "",
+                        "--daemonize", "no", "--logfile", "redis.log",
+                    ], stopGrace: .seconds(10)))
+            logger.info("private Redis", metadata: ["url": "\(redisURL)", "data": "\(folder) (AOF on, log in redis.log)"])
+        }
+        let logArguments = logLevel.map { ["--log-level", $0] } ?? []
+        children.append(
+            .init(
+                name: "front", executable: binDir + "/swift-rpc",
+                arguments: ["serve", "--host", host, "--port", String(port), "--redis", redisURL] + logArguments, stopGrace: .seconds(30)))
+        for index in 1...max(1, workers) where workers > 0 {
+            children.append(
+                .init(
+                    name: "worker\(index)", executable: workerBinary,
+                    arguments: ["--redis", redisURL, "--concurrency", String(concurrency)] + logArguments, stopGrace: .seconds(40)))
+        }
+        let supervisor = Supervisor(children: children, redisURL: redis == nil ? redisURL : nil, logger: logger)
+        logger.info("front", metadata: ["url": "http://\(host):\(port)", "workers": "\(workers)"])
+        logger.info("try: curl -s http://\(host):\(port)/test_mq -d '{\"args\": [2, 3]}'   then   curl -s 'http://\(host):\(port)/jobs/<job_id>?wait=5'")
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: supervisor, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// Starts the children in order, restarts one that dies (with backoff, well within 20 s),
+/// and on graceful shutdown stops them in reverse order: front, workers, Redis last.
+final class Supervisor: Service {
+    struct Child: Sendable {
+        let name: String
+        let executable: String
+        let arguments: [String]
+        let stopGrace: Duration
+    }
+
+    let children: [Child]
+    /// The private Redis to wait for before starting the others; `nil` when none was started.
+    let redisURL: String?
+    let logger: Logger
+
+    init(children: [Child], redisURL: String?, logger: Logger) {
+        self.children = children
+        self.redisURL = redisURL
+        self.logger = logger
+    }
+
+    func run() async throws {
+        var processes: [ChildProcess?] = []
+        var restartAt: [ContinuousClock.Instant?] = Array(repeating: nil, count: children.count)
+        var backoff: [Duration] = Array(repeating: .seconds(1), count: children.count)
+        for (index, child) in children.enumerated() {
+            processes.append(try spawn(child))
+            if index == 0, let redisURL { try await waitForRedis(redisURL) }
+        }
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !isShuttingDown.load() {
+                for (index, child) in children.enumerated() {
+                    if let process = processes[index], let status = process.exitStatus() {
+                        logger.error("\(child.name) exited (status \(status)); restarting in \(backoff[index])", metadata: ["pid": "\(process.pid)"])
+                        processes[index] = nil
+                        restartAt[index] = .now + backoff[index]
+                        backoff[index] = min(backoff[index] * 2, .seconds(16))
+                    }
+                    if processes[index] == nil, let due = restartAt[index], due <= .now {
+                        processes[index] = try? spawn(child)
+                        restartAt[index] = processes[index] == nil ? .now + backoff[index] : nil
+                    }
+                }
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        } onGracefulShutdown: {
+            self.isShuttingDown.set()
+        }
+        // Reverse start order: the front stops taking calls, workers finish their jobs, Redis last.
+        for (index, child) in children.enumerated().reversed() {
+            guard let process = processes[index] else { continue }
+            logger.info("stopping \(child.name)", metadata: ["pid": "\(process.pid)"])
+            let status = await process.terminate(grace: child.stopGrace)
+            logger.info("\(child.name) stopped", metadata: ["status": "\(status)"])
+        }
+    }
+
+    private let isShuttingDown = ShutdownFlag()
+
+    private func spawn(_ child: Child) throws -> ChildProcess {
+        let process = try ChildProcess(executable: child.executable, arguments: child.arguments)
+        logger.info("started \(child.name)", metadata: ["pid": "\(process.pid)"])
+        return process
+    }
+
+    private func waitForRedis(_ url: String) async throws {
+        let client = RedisClient(configuration: try RedisConfiguration(url: url), logger: logger)
+        defer { Task { await client.shutdown() } }
+        for _ in 0..<200 {
+            if (try? await client.ping()) != nil { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw ValidationError("the private redis-server did not answer within 10 s (see its redis.log)")
+    }
+}
+
+/// A flag set once, read from any thread.
+final class ShutdownFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    func load() -> Bool { value.withLock { $0 } }
+}

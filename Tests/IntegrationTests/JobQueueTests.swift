@@ -1,0 +1,229 @@
+import Foundation
+import ProcessSupport
+import Redis
+import SwiftRPC
+import Testing
+import TestSupport
+
+/// The job queue end to end: real redis-server, `swift-rpc serve` and `swift-rpc-worker` processes.
+@Suite("Job queue with real processes", .serialized)
+struct JobQueueTests {
+    func withStack(_ body: (Stack) async throws -> Void) async throws {
+        let stack = try await Stack.start()
+        do {
+            try await body(stack)
+        } catch {
+            print("front log:\n\(stack.log("front.log"))\nworker log:\n\(stack.log("worker1.log"))")
+            await stack.stop()
+            throw error
+        }
+        await stack.stop()
+    }
+
+    @Test func aJobRunsAndItsHashHoldsTheSpecFields() async throws {
+        try await withStack { stack in
+            try await stack.startWorker()
+            let id = try await stack.enqueue("test_mq", ["args": [2, 3]])
+            let job = try await stack.waitForJob(id)
+            #expect(job["status"] == "finished")
+            #expect(job["result"] == 5)
+            #expect(job["attempts"] == 1)
+            let hash = try await stack.jobHash(id)
+            #expect(Set(hash.keys) == ["id", "func", "queue", "args", "kwargs", "status", "result", "attempts", "max_attempts", "enqueued_at", "started_at", "ended_at", "worker"])
+            #expect(hash["args"] == "[2,3]")
+            #expect(hash["kwargs"] == "{}")
+            #expect(hash["status"] == "finished")
+            #expect(try await stack.client.send(["TTL", "swiftrpc:job:\(id)"]).int.map { $0 > 86_000 && $0 <= 86_400 } == true)
+            #expect(try await stack.client.llen("swiftrpc:active:\(hash["worker"] ?? "")") == 0)
+            // The worker logs one line per job event with the job id.
+            #expect(stack.log("worker1.log").contains("job=\(id)"))
+        }
+    }
+
+    @Test func aFailingJobEndsFailedOnTheFailedList() async throws {
+        try await withStack { stack in
+            try await stack.startWorker()
+            let id = try await stack.enqueue("fail_mq", ["args": ["bad input"]])
+            let job = try await stack.waitForJob(id)
+            #expect(job["status"] == "failed")
+            #expect(job["error"] == ["code": "function_error", "message": "bad input"])
+            #expect(try await stack.client.send(["LRANGE", "swiftrpc:failed:default", "0", "-1"]) == .array([.bulkString(id)]))
+            let ttl = try await stack.client.send(["TTL", "swiftrpc:job:\(id)"]).int ?? 0
+            #expect(ttl > 7 * 86_400 - 100)
+        }
+    }
+
+    @Test func aDelayedJobWaitsInScheduledThenRuns() async throws {
+        try await withStack { stack in
+            try await stack.startWorker()
+            let id = try await stack.enqueue("test_mq", ["args": [1, 1], "options": ["delay": 1.5]])
+            #expect(try await stack.jobHash(id)["status"] == "scheduled")
+            #expect(try await stack.client.send(["ZSCORE", "swiftrpc:scheduled", id]).isNull == false)
+            let job = try await stack.waitForJob(id)
+            #expect(job["status"] == "finished")
+            let hash = try await stack.jobHash(id)
+            let enqueued = try #require(hash["enqueued_at"].flatMap(parseISO))
+            let started = try #require(hash["started_at"].flatMap(parseISO))
+            #expect(started - enqueued >= 1.4)
+        }
+    }
+
+    @Test func anExistingJobIDRunsNothingTwice() async throws {
+        try await withStack { stack in
+            let id = "idem-\(UUID().uuidString.prefix(8))"
+            let first = try await stack.call("test_mq", ["args": [1, 2], "options": ["job_id": .string(id), "queue": "idle"]])
+            let second = try await stack.call("test_mq", ["args": [5, 5], "options": ["job_id": .string(id), "queue": "idle"]])
+            #expect(first.status == 202 && second.status == 202)
+            #expect(second.json?["job_id"] == .string(id))
+            #expect(try await stack.client.send(["LRANGE", "swiftrpc:queue:idle", "0", "-1"]) == .array([.bulkString(id)]))
+            #expect(try await stack.jobHash(id)["args"] == "[1,2]")
+        }
+    }
+
+    @Test func argumentsAreCheckedBeforeAnythingIsEnqueued() async throws {
+        try await withStack { stack in
+            let refused = try await stack.call("test_mq", ["args": ["x", 1], "options": ["queue": "never"]])
+            #expect(refused.status == 422)
+            #expect(try await stack.client.llen("swiftrpc:queue:never") == 0)
+            #expect(try await stack.client.send(["SISMEMBER", "swiftrpc:queues", "never"]).int == 0)
+        }
+    }
+
+    @Test func aJobOfAWorkerKilledMidJobFinishesOnAnotherWorker() async throws {
+        try await withStack { stack in
+            let fast = ["--heartbeat-interval", "0.5", "--heartbeat-ttl", "2"]
+            let doomed = try await stack.startWorker(fast)
+            let id = try await stack.enqueue("go", ["args": [3]])
+            try await waitUntil { try await stack.jobHash(id)["status"] == "started" }
+            let firstWorker = try await stack.jobHash(id)["worker"]
+            doomed.signal(SIGKILL)
+            _ = await doomed.wait(timeout: .seconds(5))
+            try await stack.startWorker(fast)
+            let job = try await stack.waitForJob(id, seconds: 30)
+            #expect(job["status"] == "finished")
+            #expect(job["attempts"] == 2)
+            #expect(job["worker"] != firstWorker.map(JSONValue.string))
+            #expect(try await stack.client.send(["SISMEMBER", "swiftrpc:workers", firstWorker ?? ""]).int == 0)
+        }
+    }
+
+    @Test func aJobLostTooOftenFailsWithWorkerLost() async throws {
+        try await withStack { stack in
+            let fast = ["--heartbeat-interval", "0.5", "--heartbeat-ttl", "1", "--max-deliveries", "1"]
+            let doomed = try await stack.startWorker(fast)
+            let id = try await stack.enqueue("go", ["args": [5]])
+            try await waitUntil { try await stack.jobHash(id)["status"] == "started" }
+            doomed.signal(SIGKILL)
+            _ = await doomed.wait(timeout: .seconds(5))
+            try await stack.startWorker(fast)
+            let job = try await stack.waitForJob(id, seconds: 20)
+            #expect(job["status"] == "failed")
+            #expect(job["error"]?["code"] == "worker_lost")
+        }
+    }
+
+    @Test func sigtermMidJobFinishesTheJobAndExitsZero() async throws {
+        try await withStack { stack in
+            let worker = try await stack.startWorker()
+            let id = try await stack.enqueue("go", ["args": [1.5]])
+            try await waitUntil { try await stack.jobHash(id)["status"] == "started" }
+            worker.signal(SIGTERM)
+            let status = await worker.wait(timeout: .seconds(15))
+            #expect(status == 0)
+            #expect(try await stack.jobHash(id)["status"] == "finished")
+            #expect(try await stack.workerIDs().isEmpty)
+        }
+    }
+
+    @Test func aJobStillRunningWhenTheGraceEndsGoesBackToItsQueue() async throws {
+        try await withStack { stack in
+            let worker = try await stack.startWorker(["--grace", "0.5"])
+            let id = try await stack.enqueue("go", ["args": [10]])
+            try await waitUntil { try await stack.jobHash(id)["status"] == "started" }
+            worker.signal(SIGTERM)
+            #expect(await worker.wait(timeout: .seconds(10)) == 0)
+            #expect(try await stack.jobHash(id)["status"] == "queued")
+            #expect(try await stack.client.send(["LRANGE", "swiftrpc:queue:default", "0", "-1"]) == .array([.bulkString(id)]))
+        }
+    }
+
+    @Test func anIdleWorkerAndTheFrontReconnectAfterRedisRestarts() async throws {
+        try await withStack { stack in
+            try await stack.startWorker()
+            #expect(try await stack.waitForJob(try await stack.enqueue("test_mq", ["args": [1, 1]]))["status"] == "finished")
+            await stack.redis.kill()
+            let down = try await stack.call("test_mq", ["args": [1, 1]])
+            #expect(down.status == 503)
+            #expect(down.errorCode == "unavailable")
+            // Inline calls still work while Redis is away.
+            #expect(try await stack.call("add", ["args": [2, 2]]).response == 4)
+            let restarted = try await RedisServer.start(port: stack.redis.port, directory: stack.redis.directory)
+            defer { Task { await restarted.stop() } }
+            try await waitUntil(seconds: 15) { (try? await stack.workerIDs().isEmpty) == false }
+            let id = try await stack.enqueue("test_mq", ["args": [20, 22]])
+            let job = try await stack.waitForJob(id)
+            #expect(job["result"] == 42)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func twoThousandJobsFromSixteenClientsAllRunExactlyOnce() async throws {
+        try await withStack { stack in
+            try await stack.startWorker(["--concurrency", "16"])
+            try await stack.startWorker(["--concurrency", "16"])
+            let ids = try await withThrowingTaskGroup(of: [(String, Int)].self) { group in
+                for client in 0..<16 {
+                    group.addTask {
+                        let connection = try RawHTTPConnection(port: stack.frontPort)
+                        var mine: [(String, Int)] = []
+                        for index in 0..<125 {
+                            let a = client * 1000 + index
+                            let body = #"{"args": [\#(a), 7]}"#
+                            try await connection.send("POST /test_mq HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+                            guard let answer = try await connection.readResponse(), let id = answer.json?["job_id"]?.stringValue else {
+                                throw TestSupportError("enqueue failed")
+                            }
+                            mine.append((id, a + 7))
+                        }
+                        return mine
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            #expect(ids.count == 2000)
+            #expect(Set(ids.map(\.0)).count == 2000)
+            try await waitUntil(seconds: 120) {
+                let statuses = try await stack.client.pipeline(ids.map { ["HGET", "swiftrpc:job:\($0.0)", "status"] })
+                return statuses.allSatisfy { $0.string == "finished" }
+            }
+            let results = try await stack.client.pipeline(ids.map { ["HGET", "swiftrpc:job:\($0.0)", "result"] })
+            #expect(zip(ids, results).allSatisfy { $1.string == String($0.1) })
+            // Count executions, not statuses: every job was started exactly once across both workers.
+            let logs = stack.log("worker1.log") + stack.log("worker2.log")
+            var starts: [String: Int] = [:]
+            for line in logs.split(separator: "\n") where line.contains("job started") {
+                if let range = line.range(of: "job=") {
+                    starts[String(line[range.upperBound...].prefix { $0 != " " }), default: 0] += 1
+                }
+            }
+            #expect(starts.count == 2000)
+            #expect(starts.values.allSatisfy { $0 == 1 })
+        }
+    }
+}
+
+/// Polls `condition` (every 50 ms) until it holds or `seconds` pass.
+func waitUntil(seconds: Int = 10, _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    throw TestSupportError("condition not met within \(seconds) s")
+}
+
+func parseISO(_ text: String) -> Double? {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return formatter.date(from: text)?.timeIntervalSince1970
+}

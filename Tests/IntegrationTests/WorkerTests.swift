@@ -1,0 +1,124 @@
+import Foundation
+import Logging
+import Redis
+import ServiceLifecycle
+import Synchronization
+import SwiftRPC
+import SwiftRPCRedis
+import SwiftRPCWorker
+import Testing
+import TestSupport
+
+/// The worker in this process with functions of the test's own, on a real redis-server.
+@Suite("Worker with test functions")
+struct WorkerTests {
+    final class Attempts: Sendable {
+        let times = Mutex<[Double]>([])
+        func record() -> Int { times.withLock { $0.append(Timestamp.now()); return $0.count } }
+    }
+
+    func withWorker(
+        _ registry: FunctionRegistry, _ body: (RedisJobQueue) async throws -> Void
+    ) async throws {
+        let logger = Logger(label: "worker-tests")
+        let redis = try await RedisServer.start()
+        let client = RedisClient(configuration: redis.configuration, logger: logger)
+        let jobs = RedisJobQueue(redis: client, logger: logger)
+        let worker = Worker(registry: registry, jobs: jobs, configuration: .init(queues: ["default"], concurrency: 2), logger: logger)
+        let group = ServiceGroup(services: [jobs, worker], logger: logger)
+        async let running: Void = group.run()
+        do {
+            try await body(jobs)
+        } catch {
+            await group.triggerGracefulShutdown()
+            try? await running
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        try await running
+        await client.shutdown()
+        await redis.stopAndRemove()
+    }
+
+    @Test func aJobThatThrowsIsRetriedWithExponentialBackoff() async throws {
+        let attempts = Attempts()
+        var registry = FunctionRegistry()
+        registry.registerMQ("flaky", options: MQOptions(retries: 2, retryBackoff: .milliseconds(300))) { _ in
+            let attempt = attempts.record()
+            if attempt < 3 { throw FunctionError("attempt \(attempt) fails") }
+            return "ok on attempt \(attempt)"
+        }
+        try await withWorker(registry) { jobs in
+            _ = try await jobs.enqueue(
+                EnqueueRequest(id: "flaky-1", function: "flaky", queue: "default", positional: [], keywords: JSONObject(), maxAttempts: 3))
+            var seen: Set<String> = []
+            var record: JobRecord? = nil
+            for _ in 0..<200 {
+                record = try await jobs.job(id: "flaky-1")
+                if let status = record?.status { seen.insert(status.rawValue) }
+                if record?.status?.isTerminal == true { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(record?.status == .finished)
+            #expect(record?.result == "ok on attempt 3")
+            #expect(record?.attempts == 3)
+            #expect(seen.contains("retrying"))
+            let times = attempts.times.withLock { $0 }
+            #expect(times.count == 3)
+            // The backoff doubles: at least 0.3 s, then at least 0.6 s.
+            #expect(times[1] - times[0] >= 0.29)
+            #expect(times[2] - times[1] >= 0.59)
+        }
+    }
+
+    @Test func aJobPastItsTimeoutFailsWithTimeout() async throws {
+        var registry = FunctionRegistry()
+        registry.registerMQ("sleepy", options: MQOptions(timeout: .milliseconds(200))) { _ in
+            try await Task.sleep(for: .seconds(5))
+            return "late"
+        }
+        registry.registerMQBlocking("blocking", .int("n")) { args in
+            Thread.sleep(forTimeInterval: 0.05)
+            return try args.int("n") * 2
+        }
+        try await withWorker(registry) { jobs in
+            _ = try await jobs.enqueue(EnqueueRequest(id: "sleepy-1", function: "sleepy", queue: "default", positional: [], keywords: JSONObject(), maxAttempts: 1))
+            _ = try await jobs.enqueue(EnqueueRequest(id: "blocking-1", function: "blocking", queue: "default", positional: [21], keywords: JSONObject(), maxAttempts: 1))
+            let sleepy = try await jobs.waitForJob(id: "sleepy-1", timeout: .seconds(10))
+            #expect(sleepy?.status == .failed)
+            #expect(sleepy?.error?["code"] == "timeout")
+            let blocking = try await jobs.waitForJob(id: "blocking-1", timeout: .seconds(10))
+            #expect(blocking?.result == 42)
+        }
+    }
+
+    @Test func aJobForAnUnknownFunctionFailsWithoutRetry() async throws {
+        try await withWorker(FunctionRegistry()) { jobs in
+            _ = try await jobs.enqueue(EnqueueRequest(id: "ghost-1", function: "ghost", queue: "default", positional: [], keywords: JSONObject(), maxAttempts: 3))
+            let record = try await jobs.waitForJob(id: "ghost-1", timeout: .seconds(10))
+            #expect(record?.status == .failed)
+            #expect(record?.attempts == 1)
+        }
+    }
+
+    @Test func oneThousandWaitersShareOneSubscriberConnection() async throws {
+        var registry = FunctionRegistry()
+        registry.registerMQ("quick", .int("n")) { args in try args.int("n") }
+        try await withWorker(registry) { jobs in
+            let before = try await jobs.redis.send(["CLIENT", "LIST"]).string?.split(separator: "\n").count ?? 0
+            let results = try await withThrowingTaskGroup(of: JSONValue?.self) { group in
+                for index in 0..<1000 {
+                    group.addTask {
+                        let id = "quick-\(index)"
+                        _ = try await jobs.enqueue(EnqueueRequest(id: id, function: "quick", queue: "default", positional: [.int(index)], keywords: JSONObject(), maxAttempts: 1))
+                        return try await jobs.waitForJob(id: id, timeout: .seconds(30))?.result
+                    }
+                }
+                return try await group.reduce(into: [JSONValue?]()) { $0.append($1) }
+            }
+            #expect(results.compactMap { $0?.intValue }.sorted() == Array(0..<1000))
+            let after = try await jobs.redis.send(["CLIENT", "LIST"]).string?.split(separator: "\n").count ?? 0
+            #expect(after <= before + 1)
+        }
+    }
+}
