@@ -1,5 +1,7 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 import SwiftRPC
 import SwiftRPCClient
 
@@ -22,11 +24,18 @@ struct Call: AsyncParsableCommand {
             }
             keywordObject[String(keyword[..<equals])] = Self.value(String(keyword[keyword.index(after: equals)...]))
         }
+        // A front that is not there should be reported in seconds: AsyncHTTPClient retries a
+        // refused connection until the connect timeout.
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout.connect = .seconds(3)
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let answer: RPCClient.Answer
         do {
-            answer = try await RPCClient(baseURL: url).call(
+            answer = try await RPCClient(baseURL: url, httpClient: httpClient).call(
                 function, arguments: arguments.map(Self.value), keywords: keywordObject, wait: wait ? CallDecoder.maxWaitSeconds : nil)
+            try? await httpClient.shutdown()
         } catch {
+            try? await httpClient.shutdown()
             throw CleanExit.message("error: cannot reach \(url): \(error)", code: 3)
         }
         print(String(decoding: answer.rawBody, as: UTF8.self))

@@ -47,19 +47,21 @@ struct Run: AsyncParsableCommand {
                     arguments: [
                         "--port", String(redisPort), "--bind", "127.0.0.1", "--dir", folder, "--appendonly", "yes", "--save", "",
                         "--daemonize", "no", "--logfile", "redis.log",
-                    ], stopGrace: .seconds(10)))
+                    ], stopStage: 2, stopGrace: .seconds(10)))
             logger.info("private Redis", metadata: ["url": "\(redisURL)", "data": "\(folder) (AOF on, log in redis.log)"])
         }
         let logArguments = logLevel.map { ["--log-level", $0] } ?? []
         children.append(
             .init(
                 name: "front", executable: binDir + "/swift-rpc",
-                arguments: ["serve", "--host", host, "--port", String(port), "--redis", redisURL] + logArguments, stopGrace: .seconds(30)))
+                arguments: ["serve", "--host", host, "--port", String(port), "--redis", redisURL] + logArguments, stopStage: 0,
+                stopGrace: .seconds(30)))
         for index in 1...max(1, workers) where workers > 0 {
             children.append(
                 .init(
                     name: "worker\(index)", executable: workerBinary,
-                    arguments: ["--redis", redisURL, "--concurrency", String(concurrency)] + logArguments, stopGrace: .seconds(40)))
+                    arguments: ["--redis", redisURL, "--concurrency", String(concurrency)] + logArguments, stopStage: 1,
+                    stopGrace: .seconds(40)))
         }
         let supervisor = Supervisor(children: children, redisURL: redis == nil ? redisURL : nil, logger: logger)
         logger.info("front", metadata: ["url": "http://\(host):\(port)", "workers": "\(workers)"])
@@ -79,6 +81,8 @@ final class Supervisor: Service {
         let name: String
         let executable: String
         let arguments: [String]
+        /// Children stop stage by stage, lowest first; those of one stage stop together.
+        let stopStage: Int
         let stopGrace: Duration
     }
 
@@ -120,12 +124,18 @@ final class Supervisor: Service {
         } onGracefulShutdown: {
             self.isShuttingDown.set()
         }
-        // Reverse start order: the front stops taking calls, workers finish their jobs, Redis last.
-        for (index, child) in children.enumerated().reversed() {
-            guard let process = processes[index] else { continue }
-            logger.info("stopping \(child.name)", metadata: ["pid": "\(process.pid)"])
-            let status = await process.terminate(grace: child.stopGrace)
-            logger.info("\(child.name) stopped", metadata: ["status": "\(status)"])
+        // The front stops taking calls first, then the workers finish their jobs, Redis last.
+        for stage in Set(children.map(\.stopStage)).sorted() {
+            await withTaskGroup(of: Void.self) { group in
+                for (child, process) in zip(children, processes) where child.stopStage == stage {
+                    guard let process else { continue }
+                    group.addTask {
+                        self.logger.info("stopping \(child.name)", metadata: ["pid": "\(process.pid)"])
+                        let status = await process.terminate(grace: child.stopGrace)
+                        self.logger.info("\(child.name) stopped", metadata: ["status": "\(status)"])
+                    }
+                }
+            }
         }
     }
 

@@ -1,0 +1,106 @@
+import Foundation
+import Logging
+import ProcessSupport
+import Redis
+import SwiftRPC
+import Testing
+import TestSupport
+
+/// Runs `swift-rpc ARGS` to the end; its exit status and output (stdout and stderr).
+func swiftRPC(_ arguments: [String], in directory: String) async throws -> (status: Int32, output: String) {
+    let log = directory + "/cli-\(UUID().uuidString.prefix(8)).log"
+    let process = try ChildProcess(executable: Binaries.front, arguments: arguments, outputPath: log)
+    let status = await process.wait(timeout: .seconds(30)) ?? -1
+    return (status, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+}
+
+@Suite("swift-rpc commands", .serialized)
+struct CLITests {
+    @Test func inspectionCommandsAndCall() async throws {
+        let stack = try await Stack.start()
+        defer { Task { await stack.stop() } }
+        try await stack.startWorker()
+        let redis = ["--redis", stack.redis.url]
+        let dir = stack.directory
+        let url = ["--url", "http://127.0.0.1:\(stack.frontPort)"]
+
+        let added = try await swiftRPC(["call", "add", "1", "2"] + url, in: dir)
+        #expect(added.status == 0)
+        #expect(added.output.contains(#"{"response":3}"#))
+        let failed = try await swiftRPC(["call", "fail_mq", "boom", "--wait"] + url, in: dir)
+        #expect(failed.status == 1)
+        let failedID = try #require(JSONParser.parse(failed.output.split(separator: "\n").last.map(String.init) ?? "")["job_id"]?.stringValue)
+        let unreachable = try await swiftRPC(["call", "add", "1", "2", "--url", "http://127.0.0.1:\(try freePort())"], in: dir)
+        #expect(unreachable.status == 3)
+
+        let shown = try await swiftRPC(["jobs", "show", failedID, "--json"] + redis, in: dir)
+        let direct = try await httpRequest(port: stack.frontPort, method: "GET", path: "/jobs/\(failedID)")
+        #expect(shown.status == 0)
+        #expect(try JSONParser.parse(shown.output.trimmingCharacters(in: .whitespacesAndNewlines)) == direct.json)
+        #expect(try await swiftRPC(["jobs", "show", "no-such-job"] + redis, in: dir).status != 0)
+
+        let queues = try await swiftRPC(["queues", "--json"] + redis, in: dir)
+        #expect(try JSONParser.parse(queues.output.trimmingCharacters(in: .whitespacesAndNewlines)) == [["name": "default", "length": 0, "active": 0]])
+        let workers = try JSONParser.parse((try await swiftRPC(["workers", "--json"] + redis, in: dir)).output.trimmingCharacters(in: .whitespacesAndNewlines))
+        guard case .array(let workerList) = workers else { throw TestSupportError("workers --json: \(workers)") }
+        #expect(workerList.first?["pid"] == .int(Int(stack.workers[0].process.pid)))
+
+        let list = try JSONParser.parse((try await swiftRPC(["failed", "list", "--json"] + redis, in: dir)).output.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(list == [["job_id": .string(failedID), "queue": "default", "func": "fail_mq", "error": ["code": "function_error", "message": "boom"], "attempts": 1, "ended_at": direct.json?["ended_at"] ?? .null]])
+        #expect(try await swiftRPC(["failed", "retry", failedID] + redis, in: dir).status == 0)
+        let again = try await stack.waitForJob(failedID)
+        #expect(again["status"] == "failed")  // it ran again and failed again
+        let purged = try await swiftRPC(["failed", "purge"] + redis, in: dir)
+        #expect(purged.output.contains("purged 1"))
+        #expect(try await stack.client.llen("swiftrpc:failed:default") == 0)
+        #expect(try await swiftRPC(["failed", "retry", failedID] + redis, in: dir).status != 0)
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func runSupervisesRestartsAndStopsInOrderKeepingJobsAcrossRuns() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrpc-run-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let port = try freePort()
+
+        func start(_ logName: String) async throws -> (ChildProcess, RedisClient) {
+            let run = try ChildProcess(
+                executable: Binaries.front, arguments: ["run", "--port", String(port), "--workers", "1", "--data-dir", dir + "/redis"],
+                outputPath: dir + "/" + logName)
+            try await waitUntil(seconds: 30) { (try? await httpRequest(port: port, method: "GET", path: "/healthz"))?.status == 200 }
+            let log = try String(contentsOfFile: dir + "/" + logName, encoding: .utf8)
+            let url = try #require(log.firstMatch(of: /url=(redis:\/\/[0-9.:]+\/0)/)?.1)
+            return (run, RedisClient(configuration: try RedisConfiguration(url: String(url)), logger: .init(label: "cli-test")))
+        }
+
+        let (run, redis) = try await start("run1.log")
+        let answer = try await httpRequest(port: port, path: "/test_mq?wait=10", body: #"{"args": [2, 3]}"#)
+        #expect(answer.response == 5)
+
+        // A worker that dies is restarted.
+        let workers = (try await redis.send(["SMEMBERS", "swiftrpc:workers"]).array ?? []).compactMap(\.string)
+        let pid = try #require(workers.first.flatMap { Int32($0.split(separator: ":")[1]) })
+        kill(pid, SIGKILL)
+        try await waitUntil(seconds: 20) {
+            let log = try String(contentsOfFile: dir + "/run1.log", encoding: .utf8)
+            return log.contains("worker1 exited") && log.components(separatedBy: "started worker1").count == 3
+        }
+
+        // A job no worker serves survives a stop and a second run in the same folder (AOF).
+        let kept = try await httpRequest(port: port, path: "/test_mq", body: #"{"args": [1, 1], "options": {"queue": "later"}}"#)
+        let keptID = try #require(kept.json?["job_id"]?.stringValue)
+        await redis.shutdown()
+        run.signal(SIGTERM)
+        #expect(await run.wait(timeout: .seconds(60)) == 0)
+        let log = try String(contentsOfFile: dir + "/run1.log", encoding: .utf8)
+        let order = ["front stopped", "worker1 stopped", "redis stopped"].compactMap { log.range(of: $0)?.lowerBound }
+        #expect(order.count == 3 && order == order.sorted(), "stop order in:\n\(log)")
+
+        let (second, redisAgain) = try await start("run2.log")
+        #expect(try await redisAgain.hgetall("swiftrpc:job:\(keptID)")["status"] == "queued")
+        #expect(try await redisAgain.send(["LRANGE", "swiftrpc:queue:later", "0", "-1"]) == .array([.bulkString(keptID)]))
+        await redisAgain.shutdown()
+        second.signal(SIGTERM)
+        #expect(await second.wait(timeout: .seconds(60)) == 0)
+    }
+}
