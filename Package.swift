@@ -156,8 +156,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "RedisPipelineBench",
-            dependencies: ["Redis"],
+            dependencies: ["Redis", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/RedisPipelineBench",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "QueueBench",
+            dependencies: ["SwiftRPCRedis", "Redis", "SwiftRPC", "TestSupport", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/QueueBench",
             swiftSettings: swiftSettings
         ),
 

@@ -67,6 +67,11 @@ public final class RPCServer: Service, Sendable {
         return channel.localAddress!
     }
 
+    /// True while the server accepts connections.
+    public var isListening: Bool {
+        serverChannel.withLock { $0?.isActive ?? false }
+    }
+
     /// Stops accepting, closes idle connections, lets in-flight calls answer, then returns.
     public func shutdown() async {
         try? await beginShutdown().get()

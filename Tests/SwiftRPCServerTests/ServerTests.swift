@@ -238,8 +238,9 @@ struct ServerTests {
             try await Task.sleep(for: .milliseconds(100))
             gate.open(1)
             #expect(try await inFlight.response == "passed")
+            #expect(server.isListening == false)
             await stopped
-            #expect(throws: (any Error).self) { try RawHTTPConnection(port: port) }
+            #expect(server.isListening == false)
         }
     }
 

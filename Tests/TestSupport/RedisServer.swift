@@ -59,7 +59,12 @@ public final class RedisServer: Sendable {
 
     private func waitUntilReady() async -> Bool {
         let client = RedisClient(configuration: RedisConfiguration(port: port, connectTimeout: .milliseconds(200)), logger: Logger(label: "test"))
-        defer { Task { await client.shutdown() } }
+        let ready = await poll(client)
+        await client.shutdown()
+        return ready
+    }
+
+    private func poll(_ client: RedisClient) async -> Bool {
         for _ in 0..<100 {
             if process.exitStatus() != nil { return false }
             do {

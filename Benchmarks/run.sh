@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# SwiftRPC benchmarks: every figure next to its baseline, measured in this one run.
+#
+#   Benchmarks/run.sh [--quick]
+#
+# Needs: wrk, redis-server, redis-benchmark (apt-get install wrk redis-server), and for the
+# Python peers a venv: python3 -m venv .venv-peers && .venv-peers/bin/pip install tornado rq==2.12.0 redis
+# Everything listens on 127.0.0.1 only; every load is bounded in time and count.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+PEERS="$ROOT/../shared/peers"
+PY="$ROOT/.venv-peers/bin/python"
+DURATION=10s; RUNS=3; DRAIN_JOBS=50000
+[ "${1:-}" = "--quick" ] && { DURATION=4s; RUNS=1; DRAIN_JOBS=20000; }
+
+TMP=$(mktemp -d /tmp/swiftrpc-bench.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_http() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
+start_redis() {  # start_redis PORT DIR
+    mkdir -p "$2"; redis-server --port "$1" --bind 127.0.0.1 --dir "$2" --save '' --appendonly no --daemonize no --logfile "$2/redis.log" &
+    PIDS+=($!); for _ in $(seq 1 50); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+}
+median_rps() { awk -F'\t' '$2=="median"{print $3}'; }
+ratio() { python3 -c "print(f'{float($1)/float($2):.2f}')"; }
+
+echo "== building (release)"
+swift build -c release --product swift-rpc >/dev/null 2>&1 || swift build -c release --product swift-rpc
+for p in swift-rpc-worker MinimalNIOServer RedisPipelineBench QueueBench; do swift build -c release --product "$p" >/dev/null; done
+BIN=$(swift build -c release --show-bin-path)
+
+REDIS_PORT=$(free_port); start_redis "$REDIS_PORT" "$TMP/redis"
+REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+RPC_PORT=$(free_port); MIN_PORT=$(free_port); TORNADO_PORT=$(free_port)
+"$BIN/swift-rpc" serve --port "$RPC_PORT" --redis "$REDIS_URL" --log-level warning 2>"$TMP/serve.log" & PIDS+=($!)
+"$BIN/MinimalNIOServer" "$MIN_PORT" >/dev/null & PIDS+=($!)
+wait_http "http://127.0.0.1:$RPC_PORT/healthz"; wait_http "http://127.0.0.1:$MIN_PORT/"
+HAVE_PEERS=0
+if [ -x "$PY" ]; then
+    "$PY" "$PEERS/tornado_rpc.py" --port "$TORNADO_PORT" >/dev/null 2>&1 & PIDS+=($!)
+    wait_http "http://127.0.0.1:$TORNADO_PORT/test" && HAVE_PEERS=1
+else
+    echo "(no .venv-peers: Python peers skipped)"
+fi
+
+WRK=(bash "$PEERS/wrk_bench.sh" -t 2 -c 64 -d "$DURATION" --runs "$RUNS" --warmup 2s)
+echo; echo "== HTTP inline path: POST /test, wrk -t2 -c64 -d$DURATION, median of $RUNS"
+RPC=$("${WRK[@]}" --url "http://127.0.0.1:$RPC_PORT/test" --label swift-rpc | tee /dev/stderr | median_rps)
+MIN=$("${WRK[@]}" --url "http://127.0.0.1:$MIN_PORT/test" --label minimal-nio | tee /dev/stderr | median_rps)
+echo "swift-rpc / minimal NIO handler: $(ratio "$RPC" "$MIN")   (target >= 0.85)"
+if [ $HAVE_PEERS = 1 ]; then
+    TOR=$("${WRK[@]}" --url "http://127.0.0.1:$TORNADO_PORT/test" --label tornado-swift_rpc | tee /dev/stderr | median_rps)
+    echo "swift-rpc / swift_rpc on Tornado 6: $(ratio "$RPC" "$TOR")   (target >= 10)"
+fi
+
+echo; echo "== Redis client: LPUSH through RedisClient vs redis-benchmark (50 clients)"
+"$BIN/RedisPipelineBench" "$REDIS_URL" 200000 | tee "$TMP/client.tsv"
+bash "$PEERS/redis_baseline.sh" --port "$REDIS_PORT" --tests lpush --runs 1 -n 200000 | tee "$TMP/rb.tsv"
+UNPIPE=$(awk -F'\t' '/unpipelined/{print $3}' "$TMP/client.tsv")
+PIPE=$(awk -F'\t' '/64 callers/{print $3}' "$TMP/client.tsv")
+BATCH=$(awk -F'\t' '/batches of 16/{print $3}' "$TMP/client.tsv")
+RB16=$(awk -F'\t' '$1=="lpush" && $2==16{print $NF}' "$TMP/rb.tsv")
+RB1=$(awk -F'\t' '$1=="lpush" && $2==1{print $NF}' "$TMP/rb.tsv")
+echo "pipelined (64 callers) / unpipelined: $(ratio "$PIPE" "$UNPIPE");  batches of 16 / redis-benchmark -P 16: $(ratio "$BATCH" "$RB16");  64 callers / redis-benchmark -P 1: $(ratio "$PIPE" "$RB1")"
+redis-cli -p "$REDIS_PORT" flushall >/dev/null
+
+echo; echo "== Enqueue over HTTP: POST /test_mq vs inline POST /add (wrk -c64, no worker running)"
+ENQ=$(WRK_BODY='{"args":[1,2]}' "${WRK[@]}" --url "http://127.0.0.1:$RPC_PORT/test_mq" --label enqueue-test_mq | tee /dev/stderr | median_rps)
+ADD=$(WRK_BODY='{"args":[1,2]}' "${WRK[@]}" --url "http://127.0.0.1:$RPC_PORT/add" --label inline-add | tee /dev/stderr | median_rps)
+echo "enqueue / inline add: $(ratio "$ENQ" "$ADD")"
+redis-cli -p "$REDIS_PORT" flushall >/dev/null
+
+echo; echo "== Drain: $DRAIN_JOBS queued test_mq jobs, one swift-rpc-worker --concurrency 64 --burst"
+"$BIN/QueueBench" fill "$REDIS_URL" "$DRAIN_JOBS"
+START=$(date +%s.%N)
+"$BIN/swift-rpc-worker" --redis "$REDIS_URL" --concurrency 64 --burst --log-level warning
+END=$(date +%s.%N)
+DRAIN=$(python3 -c "print(int($DRAIN_JOBS/($END-$START)))")
+FINISHED=$(redis-cli -p "$REDIS_PORT" eval "local n=0 for _,k in ipairs(redis.call('keys','swiftrpc:job:*')) do if redis.call('hget',k,'status')=='finished' then n=n+1 end end return n" 0)
+echo "drain: $DRAIN jobs/s ($FINISHED/$DRAIN_JOBS finished)   (target >= 20000)"
+redis-cli -p "$REDIS_PORT" flushall >/dev/null
+if [ $HAVE_PEERS = 1 ]; then
+    RQ_PORT=$(free_port); start_redis "$RQ_PORT" "$TMP/rq-redis"
+    RQ=$(cd "$TMP" && "$PY" "$PEERS/rq_bench.py" --url "redis://127.0.0.1:$RQ_PORT/0" --worker-logfile "$TMP/rq.log" drain --worker simple --n 3000 --runs 1 --worker-log quiet 2>&1 | tee /dev/stderr | grep -oE '= [0-9,]+ jobs/s' | head -1 | tr -d ',= a-z/')
+    [ -n "$RQ" ] && echo "drain swift-rpc / RQ SimpleWorker (3000 jobs): $(ratio "$DRAIN" "$RQ")   (target >= 50)"
+fi
+
+echo; echo "== Latency: 1000 sequential POST /test_mq?wait=5, one idle worker"
+"$BIN/swift-rpc-worker" --redis "$REDIS_URL" --concurrency 8 --log-level warning & PIDS+=($!)
+sleep 1
+"$BIN/QueueBench" latency "$RPC_PORT" 1000
