@@ -16,7 +16,7 @@ DURATION=10s; RUNS=3; DRAIN_JOBS=50000
 
 TMP=$(mktemp -d /tmp/swiftrpc-bench.XXXXXX)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
+cleanup() { for ((i=${#PIDS[@]}-1; i>=0; i--)); do kill "${PIDS[$i]}" 2>/dev/null || true; sleep 0.2; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 wait_http() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
@@ -25,6 +25,8 @@ start_redis() {  # start_redis PORT DIR
     PIDS+=($!); for _ in $(seq 1 50); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
 }
 median_rps() { awk -F'\t' '$2=="median"{print $3}'; }
+# show: prints what a command printed and keeps it in $TMP/last (never reopens this script's stdout).
+show() { "$@" > "$TMP/last" 2>&1; cat "$TMP/last"; }
 ratio() { python3 -c "print(f'{float($1)/float($2):.2f}')"; }
 
 echo "== building (release)"
@@ -48,11 +50,11 @@ fi
 
 WRK=(bash "$PEERS/wrk_bench.sh" -t 2 -c 64 -d "$DURATION" --runs "$RUNS" --warmup 2s)
 echo; echo "== HTTP inline path: POST /test, wrk -t2 -c64 -d$DURATION, median of $RUNS"
-RPC=$("${WRK[@]}" --url "http://127.0.0.1:$RPC_PORT/test" --label swift-rpc | tee /dev/stderr | median_rps)
-MIN=$("${WRK[@]}" --url "http://127.0.0.1:$MIN_PORT/test" --label minimal-nio | tee /dev/stderr | median_rps)
+show "${WRK[@]}" --url "http://127.0.0.1:$RPC_PORT/test" --label swift-rpc; RPC=$(median_rps < "$TMP/last")
+show "${WRK[@]}" --url "http://127.0.0.1:$MIN_PORT/test" --label minimal-nio; MIN=$(median_rps < "$TMP/last")
 echo "swift-rpc / minimal NIO handler: $(ratio "$RPC" "$MIN")   (target >= 0.85)"
 if [ $HAVE_PEERS = 1 ]; then
-    TOR=$("${WRK[@]}" --url "http://127.0.0.1:$TORNADO_PORT/test" --label tornado-swift_rpc | tee /dev/stderr | median_rps)
+    show "${WRK[@]}" --url "http://127.0.0.1:$TORNADO_PORT/test" --label tornado-swift_rpc; TOR=$(median_rps < "$TMP/last")
     echo "swift-rpc / swift_rpc on Tornado 6: $(ratio "$RPC" "$TOR")   (target >= 10)"
 fi
 
@@ -68,8 +70,10 @@ echo "pipelined (64 callers) / unpipelined: $(ratio "$PIPE" "$UNPIPE");  batches
 redis-cli -p "$REDIS_PORT" flushall >/dev/null
 
 echo; echo "== Enqueue over HTTP: POST /test_mq vs inline POST /add (wrk -c64, no worker running)"
-ENQ=$(WRK_BODY='{"args":[1,2]}' "${WRK[@]}" --url "http://127.0.0.1:$RPC_PORT/test_mq" --label enqueue-test_mq | tee /dev/stderr | median_rps)
-ADD=$(WRK_BODY='{"args":[1,2]}' "${WRK[@]}" --url "http://127.0.0.1:$RPC_PORT/add" --label inline-add | tee /dev/stderr | median_rps)
+export WRK_BODY='{"args":[1,2]}'
+show "${WRK[@]}" --url "http://127.0.0.1:$RPC_PORT/test_mq" --label enqueue-test_mq; ENQ=$(median_rps < "$TMP/last")
+show "${WRK[@]}" --url "http://127.0.0.1:$RPC_PORT/add" --label inline-add; ADD=$(median_rps < "$TMP/last")
+unset WRK_BODY
 echo "enqueue / inline add: $(ratio "$ENQ" "$ADD")"
 redis-cli -p "$REDIS_PORT" flushall >/dev/null
 
@@ -84,7 +88,8 @@ echo "drain: $DRAIN jobs/s ($FINISHED/$DRAIN_JOBS finished)   (target >= 20000)"
 redis-cli -p "$REDIS_PORT" flushall >/dev/null
 if [ $HAVE_PEERS = 1 ]; then
     RQ_PORT=$(free_port); start_redis "$RQ_PORT" "$TMP/rq-redis"
-    RQ=$(cd "$TMP" && "$PY" "$PEERS/rq_bench.py" --url "redis://127.0.0.1:$RQ_PORT/0" --worker-logfile "$TMP/rq.log" drain --worker simple --n 3000 --runs 1 --worker-log quiet 2>&1 | tee /dev/stderr | grep -oE '= [0-9,]+ jobs/s' | head -1 | tr -d ',= a-z/')
+    (cd "$TMP" && show "$PY" "$PEERS/rq_bench.py" --url "redis://127.0.0.1:$RQ_PORT/0" --worker-logfile "$TMP/rq.log" drain --worker simple --n 3000 --runs 1 --worker-log quiet)
+    RQ=$(grep -oE '= [0-9,]+ jobs/s' "$TMP/last" | head -1 | tr -d ',= a-z/')
     [ -n "$RQ" ] && echo "drain swift-rpc / RQ SimpleWorker (3000 jobs): $(ratio "$DRAIN" "$RQ")   (target >= 50)"
 fi
 

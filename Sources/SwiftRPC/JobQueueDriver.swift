@@ -100,6 +100,10 @@ public protocol JobQueueDriver: Sendable {
     /// The job once it is finished or failed, or as it is when `timeout` runs out; `nil` if unknown.
     /// Waits for a completion notice; never polls.
     func waitForJob(id: String, timeout: Duration) async throws -> JobRecord?
+    /// Enqueues, then waits up to `timeout` for the job to end: the job as it is then (`nil`
+    /// only if it vanished). Registers for the completion notice before enqueueing, so a job
+    /// that ends at once is not missed and a new job needs no extra read before the wait.
+    func enqueueAndWait(_ request: EnqueueRequest, timeout: Duration) async throws -> (EnqueueResult, JobRecord?)
     /// Every known queue with its length and active count.
     func queueStats() async throws -> [QueueStats]
     /// Jobs this process has seen end since it started (for /metrics).

@@ -47,17 +47,52 @@ public final class RedisJobQueue: JobQueueDriver, Service {
     }
 
     public func waitForJob(id: String, timeout: Duration) async throws -> JobRecord? {
+        try await waitForJob(id: id, until: .now + timeout, waiter: waiters.register(id), knownPending: false)
+    }
+
+    public func enqueueAndWait(_ request: EnqueueRequest, timeout: Duration) async throws -> (EnqueueResult, JobRecord?) {
         let deadline = ContinuousClock.now + timeout
+        let waiter = waiters.register(request.id)
+        let enqueued: EnqueueResult
+        do {
+            enqueued = try await enqueue(request)
+        } catch {
+            waiters.unregister(request.id, waiter)
+            throw error
+        }
+        return (enqueued, try await waitForJob(id: request.id, until: deadline, waiter: waiter, knownPending: enqueued.created))
+    }
+
+    /// Reads the job until it has ended or `deadline` passes, sleeping on `waiter` (registered
+    /// before the caller's last write or read) between reads. `knownPending` skips the first
+    /// read for a job that was just created.
+    private func waitForJob(
+        id: String, until deadline: ContinuousClock.Instant, waiter first: CompletionWaiters.Waiter, knownPending: Bool
+    ) async throws -> JobRecord? {
+        var waiter = first
+        var skipRead = knownPending
         while true {
-            let waiter = waiters.register(id)
-            defer { waiters.unregister(id, waiter) }
-            let record = try await job(id: id)
-            guard let record, record.status?.isTerminal != true, ContinuousClock.now < deadline else { return record }
+            if !skipRead {
+                let record: JobRecord?
+                do {
+                    record = try await job(id: id)
+                } catch {
+                    waiters.unregister(id, waiter)
+                    throw error
+                }
+                if record == nil || record?.status?.isTerminal == true || ContinuousClock.now >= deadline {
+                    waiters.unregister(id, waiter)
+                    return record
+                }
+            }
+            skipRead = false
             let (seconds, attoseconds) = (deadline - ContinuousClock.now).components
-            let remaining = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+            let remaining = TimeAmount.nanoseconds(max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
             let timer = redis.eventLoopGroup.next().scheduleTask(in: remaining) { waiter.wake() }
             await waiter.wait()
             timer.cancel()
+            waiters.unregister(id, waiter)
+            waiter = waiters.register(id)  // before the next read, so no notice falls between
         }
     }
 

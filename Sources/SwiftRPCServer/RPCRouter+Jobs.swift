@@ -26,12 +26,15 @@ extension RPCRouter {
             delay: call.options.delay)
         return .later(
             eventLoop.makeFutureWithTask {
-                let enqueued = try await jobs.enqueue(request)
-                if enqueued.created {
-                    self.logger.debug("job enqueued", metadata: ["job": "\(request.id)", "func": "\(function.name)", "queue": "\(enqueued.queue)"])
+                let enqueued: EnqueueResult
+                var finalRecord: JobRecord? = nil
+                if let wait = call.wait, wait > 0 {
+                    (enqueued, finalRecord) = try await jobs.enqueueAndWait(request, timeout: .seconds(wait))
+                } else {
+                    enqueued = try await jobs.enqueue(request)
                 }
                 var status = enqueued.status
-                if let wait = call.wait, wait > 0, let record = try await jobs.waitForJob(id: request.id, timeout: .seconds(wait)) {
+                if let record = finalRecord {
                     switch record.status {
                     case .finished?:
                         return .json(["response": record.result ?? .null, "job_id": .string(request.id)])

@@ -109,9 +109,13 @@ struct WorkerTests {
             let results = try await withThrowingTaskGroup(of: JSONValue?.self) { group in
                 for index in 0..<1000 {
                     group.addTask {
-                        let id = "quick-\(index)"
-                        _ = try await jobs.enqueue(EnqueueRequest(id: id, function: "quick", queue: "default", positional: [.int(index)], keywords: JSONObject(), maxAttempts: 1))
-                        return try await jobs.waitForJob(id: id, timeout: .seconds(30))?.result
+                        let request = EnqueueRequest(
+                            id: "quick-\(index)", function: "quick", queue: "default", positional: [.int(index)], keywords: JSONObject(), maxAttempts: 1)
+                        if index % 2 == 0 {  // half wait as an MQ call with ?wait= does
+                            return try await jobs.enqueueAndWait(request, timeout: .seconds(30)).1?.result
+                        }
+                        _ = try await jobs.enqueue(request)
+                        return try await jobs.waitForJob(id: request.id, timeout: .seconds(30))?.result
                     }
                 }
                 return try await group.reduce(into: [JSONValue?]()) { $0.append($1) }

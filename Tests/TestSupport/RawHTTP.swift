@@ -69,6 +69,19 @@ public final class RawHTTPConnection: @unchecked Sendable {
         try await onOwnThread { try self.readResponseBlocking() }
     }
 
+    /// Sends a request and reads its answer on the calling thread (for measurements that
+    /// must not include a thread hop; never call it from Swift concurrency).
+    public func exchangeBlocking(_ request: String) throws -> RawHTTPResponse? {
+        let bytes = Array(request.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard written > 0 else { throw TestSupportError("send() failed: errno \(errno)") }
+            offset += written
+        }
+        return try readResponseBlocking()
+    }
+
     /// True when the server has closed the connection (reads end-of-file).
     public func isClosedByServer() async throws -> Bool {
         try await onOwnThread { try self.fill() == 0 }
