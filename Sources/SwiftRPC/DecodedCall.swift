@@ -39,10 +39,9 @@ public struct DecodedCall: Sendable, Equatable {
 public enum CallDecoder {
     public static let maxWaitSeconds = 30.0
 
-    public static func decode(contentType: String?, body: some Collection<UInt8>, query: String?) throws(RPCError) -> DecodedCall {
+    public static func decode(contentType: String?, body bodyBytes: [UInt8], query: String?) throws(RPCError) -> DecodedCall {
         var queryFields = try query.map { (query) throws(RPCError) in try FormDecoder.decode(Substring(query)) } ?? []
         let wait = try takeWait(from: &queryFields)
-        let bodyBytes = Array(body)
         var call: DecodedCall
         switch BodyKind(contentType: contentType, body: bodyBytes) {
         case .empty:
@@ -73,7 +72,7 @@ public enum CallDecoder {
                 self = .empty
                 return
             }
-            let mediaType = contentType.map { String($0.split(separator: ";", maxSplits: 1).first ?? "").trimmed.lowercased() } ?? ""
+            let mediaType = contentType.map(CallDecoder.mediaType) ?? ""
             switch mediaType {
             case "application/json":
                 do { self = .json(try JSONParser.parse(body)) } catch { self = .invalidJSON(error) }
@@ -95,6 +94,15 @@ public enum CallDecoder {
     public static func wait(query: String?) throws(RPCError) -> Double? {
         var fields = try query.map { (query) throws(RPCError) in try FormDecoder.decode(Substring(query)) } ?? []
         return try takeWait(from: &fields)
+    }
+
+    /// `"Application/JSON; charset=utf-8"` → `"application/json"`; on the hot path, so bytes, not generic string algorithms.
+    static func mediaType(_ contentType: String) -> String {
+        var bytes = Array(contentType.utf8)
+        if let semicolon = bytes.firstIndex(of: UInt8(ascii: ";")) { bytes.removeSubrange(semicolon...) }
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes.removeLast() }
+        let start = bytes.firstIndex { $0 != 0x20 && $0 != 0x09 } ?? bytes.endIndex
+        return String(decoding: bytes[start...].map { (0x41...0x5A).contains($0) ? $0 + 0x20 : $0 }, as: UTF8.self)
     }
 
     private static func takeWait(from fields: inout [(String, String)]) throws(RPCError) -> Double? {
@@ -195,11 +203,5 @@ public enum JobNames {
             && bytes.allSatisfy {
                 $0.isASCIILetter || $0.isASCIIDigit || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".")
             }
-    }
-}
-
-extension StringProtocol {
-    var trimmed: String {
-        String(drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
     }
 }

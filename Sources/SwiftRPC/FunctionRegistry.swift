@@ -42,8 +42,9 @@ public struct MQOptions: Sendable {
     }
 }
 
-/// A function with its declaration, ready to be called.
-public struct RegisteredFunction: Sendable {
+/// A function with its declaration, ready to be called. (A class: it is looked up on every
+/// call, and a reference is cheaper to hand around than its fields.)
+public final class RegisteredFunction: Sendable {
     public enum Body: Sendable {
         case sync(@Sendable (Arguments) throws -> JSONValue)
         case async(@Sendable (Arguments) async throws -> JSONValue)
@@ -65,6 +66,13 @@ public struct RegisteredFunction: Sendable {
     /// (A `sync` function runs inline and cannot be interrupted; MQ functions use `MQOptions.timeout`.)
     public let timeout: Duration?
     public let body: Body
+
+    public init(name: String, parameters: [Parameter], timeout: Duration?, body: Body) {
+        self.name = name
+        self.parameters = parameters
+        self.timeout = timeout
+        self.body = body
+    }
 
     public var mode: Mode {
         switch body {
@@ -111,7 +119,7 @@ public struct FunctionRegistry: Sendable {
 
     /// Adds a function; a name may be registered once (a second registration is a programming error).
     public mutating func add(_ function: RegisteredFunction) {
-        precondition(Self.isValidName(function.name), "invalid function name '\(function.name)': use [A-Za-z_][A-Za-z0-9_.]*")
+        precondition(Self.isValidName(Substring(function.name)), "invalid function name '\(function.name)': use [A-Za-z_][A-Za-z0-9_.]*")
         precondition(functionsByName[function.name] == nil, "function '\(function.name)' is registered twice")
         functionsByName[function.name] = function
         names.append(function.name)
@@ -157,7 +165,7 @@ public struct FunctionRegistry: Sendable {
     }
 
     /// `[A-Za-z_][A-Za-z0-9_.]*`, at most 128 characters.
-    public static func isValidName(_ name: some StringProtocol) -> Bool {
+    public static func isValidName(_ name: Substring) -> Bool {
         let bytes = name.utf8
         guard let first = bytes.first, bytes.count <= 128, first.isASCIILetter || first == UInt8(ascii: "_") else { return false }
         return bytes.allSatisfy { $0.isASCIILetter || $0.isASCIIDigit || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }

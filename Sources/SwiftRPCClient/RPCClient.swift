@@ -69,9 +69,7 @@ public struct RPCClient: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body.jsonText))
         }
-        let (seconds, attoseconds) = timeout.components
-        let response = try await httpClient.execute(
-            request, timeout: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
+        let response = try await httpClient.execute(request, timeout: TimeAmount(timeout))
         let bytes = Array(buffer: try await response.body.collect(upTo: 64 * 1024 * 1024))
         return Answer(status: Int(response.status.code), body: (try? JSONParser.parse(bytes)) ?? .null, rawBody: bytes)
     }

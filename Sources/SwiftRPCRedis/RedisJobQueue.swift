@@ -86,9 +86,7 @@ public final class RedisJobQueue: JobQueueDriver, Service {
                 }
             }
             skipRead = false
-            let (seconds, attoseconds) = (deadline - ContinuousClock.now).components
-            let remaining = TimeAmount.nanoseconds(max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
-            let timer = redis.eventLoopGroup.next().scheduleTask(in: remaining) { waiter.wake() }
+            let timer = redis.eventLoopGroup.next().scheduleTask(in: TimeAmount(deadline - ContinuousClock.now)) { waiter.wake() }
             await waiter.wait()
             timer.cancel()
             waiters.unregister(id, waiter)

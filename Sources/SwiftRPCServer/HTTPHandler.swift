@@ -38,8 +38,12 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 refuseTooLarge(context: context, head: head)
                 return
             }
-            state = .ignoringRest  // drop our reference so `body` is uniquely owned while it grows
-            body.writeBuffer(&chunk)
+            if body.readableBytes == 0 {
+                body = chunk  // the usual single-chunk body: no copy
+            } else {
+                state = .ignoringRest  // drop our reference so `body` is uniquely owned while it grows
+                body.writeBuffer(&chunk)
+            }
             state = .receiving(head, body)
         case (.end, .receiving(let head, let body)):
             state = .idle

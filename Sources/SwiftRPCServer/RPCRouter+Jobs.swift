@@ -80,9 +80,7 @@ extension RPCRouter {
         let call: DecodedCall
         let id: String
         do {
-            call = try CallDecoder.decode(
-                contentType: request.headers.first(name: "content-type"), body: request.body.readableBytesView,
-                query: request.query.map(String.init))
+            call = try request.decodeCall()
             let arguments = try Arguments.bind(
                 positional: call.positional, keywords: call.keywords, to: Self.getResultParameters, function: Self.getResultName)
             id = try arguments.string("job_id")

@@ -16,11 +16,23 @@ public struct RPCRequest: Sendable {
 
     public init(method: HTTPMethod, uri: String, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer()) {
         self.method = method
-        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        self.path = parts.first ?? ""
-        self.query = parts.count > 1 ? parts[1] : nil
+        if let question = uri.firstIndex(of: "?") {
+            self.path = uri[..<question]
+            self.query = uri[uri.index(after: question)...]
+        } else {
+            self.path = Substring(uri)
+            self.query = nil
+        }
         self.headers = headers
         self.body = body
+    }
+}
+
+extension RPCRequest {
+    /// The call this request makes: arguments from the body or the query string, options, wait.
+    func decodeCall() throws(RPCError) -> DecodedCall {
+        try CallDecoder.decode(
+            contentType: headers.first(name: "content-type"), body: Array(body.readableBytesView), query: query.map(String.init))
     }
 }
 
@@ -165,9 +177,7 @@ public final class RPCRouter: Sendable {
         let call: DecodedCall
         let arguments: Arguments
         do {
-            call = try CallDecoder.decode(
-                contentType: request.headers.first(name: "content-type"), body: request.body.readableBytesView,
-                query: request.query.map(String.init))
+            call = try request.decodeCall()
             arguments = try function.bind(call)
         } catch {
             return .now(.error(error))
@@ -217,11 +227,9 @@ extension EventLoopFuture where Value: Sendable {
     /// itself goes on: a blocking call cannot be interrupted, only no longer waited for.)
     func within(_ timeout: Duration, on eventLoop: any EventLoop, onTimeout: @escaping @Sendable () -> Value) -> EventLoopFuture<Value> {
         let promise = eventLoop.makePromise(of: Value.self)
-        let (seconds, attoseconds) = timeout.components
-        let deadline = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         // Both callbacks run on `eventLoop`, so the flag needs no lock.
         let isDone = NIOLoopBoundBox(false, eventLoop: eventLoop)
-        let timer = eventLoop.scheduleTask(in: deadline) {
+        let timer = eventLoop.scheduleTask(in: TimeAmount(timeout)) {
             guard !isDone.value else { return }
             isDone.value = true
             promise.succeed(onTimeout())

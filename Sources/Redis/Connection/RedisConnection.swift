@@ -81,13 +81,6 @@ public final class RedisConnection: Sendable {
     }
 }
 
-extension TimeAmount {
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
-}
-
 extension Error {
     var message: String {
         (self as? RedisClientError)?.message ?? String(describing: self)

@@ -10,9 +10,8 @@ public struct JSONParser {
     public static let defaultMaxDepth = 256
 
     /// Parses one complete JSON document; whitespace may surround it, nothing else.
-    public static func parse(_ bytes: some Collection<UInt8>, maxDepth: Int = defaultMaxDepth) throws(Error) -> JSONValue {
-        let array = Array(bytes)
-        return try array.withUnsafeBufferPointer { (buffer) throws(Error) -> JSONValue in
+    public static func parse(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth) throws(Error) -> JSONValue {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(Error) -> JSONValue in
             var parser = Cursor(bytes: buffer, maxDepth: maxDepth)
             parser.skipWhitespace()
             let value = try parser.parseValue(depth: 0)
