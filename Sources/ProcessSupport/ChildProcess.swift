@@ -17,7 +17,12 @@ public final class ChildProcess: Sendable {
 
     /// Starts `executable` (a path, or a name looked up on PATH) with `arguments`.
     /// Standard output and error go to `outputPath` when given (appended), else are inherited.
-    public init(executable: String, arguments: [String], outputPath: String? = nil, environment: [String: String]? = nil) throws(Error) {
+    /// With `ownProcessGroup`, a terminal's Ctrl-C reaches only the parent, which then stops
+    /// its children in the order it chooses.
+    public init(
+        executable: String, arguments: [String], outputPath: String? = nil, environment: [String: String]? = nil,
+        ownProcessGroup: Bool = false
+    ) throws(Error) {
         self.executable = executable
         var fileActions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&fileActions)
@@ -37,7 +42,12 @@ public final class ChildProcess: Sendable {
         sigfillset(&allSignals)
         posix_spawnattr_setsigmask(&attributes, &noSignals)
         posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        if ownProcessGroup {
+            flags |= POSIX_SPAWN_SETPGROUP
+            posix_spawnattr_setpgroup(&attributes, 0)
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }

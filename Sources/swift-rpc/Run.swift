@@ -142,7 +142,7 @@ final class Supervisor: Service {
     private let isShuttingDown = ShutdownFlag()
 
     private func spawn(_ child: Child) throws -> ChildProcess {
-        let process = try ChildProcess(executable: child.executable, arguments: child.arguments)
+        let process = try ChildProcess(executable: child.executable, arguments: child.arguments, ownProcessGroup: true)
         logger.info("started \(child.name)", metadata: ["pid": "\(process.pid)"])
         return process
     }

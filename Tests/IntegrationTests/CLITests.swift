@@ -24,6 +24,9 @@ struct CLITests {
         let dir = stack.directory
         let url = ["--url", "http://127.0.0.1:\(stack.frontPort)"]
 
+        let empty = try await swiftRPC(["failed", "list", "--json"] + redis, in: dir)
+        #expect(empty.status == 0)
+        #expect(empty.output.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
         let added = try await swiftRPC(["call", "add", "1", "2"] + url, in: dir)
         #expect(added.status == 0)
         #expect(added.output.contains(#"{"response":3}"#))
@@ -64,9 +67,10 @@ struct CLITests {
         let port = try freePort()
 
         func start(_ logName: String) async throws -> (ChildProcess, RedisClient) {
+            // In a process group of its own, as in a terminal, so the test can send it a Ctrl-C.
             let run = try ChildProcess(
                 executable: Binaries.front, arguments: ["run", "--port", String(port), "--workers", "1", "--data-dir", dir + "/redis"],
-                outputPath: dir + "/" + logName)
+                outputPath: dir + "/" + logName, ownProcessGroup: true)
             try await waitUntil(seconds: 30) { (try? await httpRequest(port: port, method: "GET", path: "/healthz"))?.status == 200 }
             let log = try String(contentsOfFile: dir + "/" + logName, encoding: .utf8)
             let url = try #require(log.firstMatch(of: /url=(redis:\/\/[0-9.:]+\/0)/)?.1)
@@ -80,6 +84,9 @@ struct CLITests {
         // A worker that dies is restarted.
         let workers = (try await redis.send(["SMEMBERS", "swiftrpc:workers"]).array ?? []).compactMap(\.string)
         let pid = try #require(workers.first.flatMap { Int32($0.split(separator: ":")[1]) })
+        // Children have process groups of their own: a terminal's Ctrl-C reaches `run` alone,
+        // which then stops them in order.
+        #expect(getpgid(pid) != getpgid(run.pid))
         kill(pid, SIGKILL)
         try await waitUntil(seconds: 20) {
             let log = try String(contentsOfFile: dir + "/run1.log", encoding: .utf8)
@@ -90,7 +97,7 @@ struct CLITests {
         let kept = try await httpRequest(port: port, path: "/test_mq", body: #"{"args": [1, 1], "options": {"queue": "later"}}"#)
         let keptID = try #require(kept.json?["job_id"]?.stringValue)
         await redis.shutdown()
-        run.signal(SIGTERM)
+        kill(-run.pid, SIGINT)  // Ctrl-C: the whole foreground group, as a terminal sends it
         #expect(await run.wait(timeout: .seconds(60)) == 0)
         let log = try String(contentsOfFile: dir + "/run1.log", encoding: .utf8)
         let order = ["front stopped", "worker1 stopped", "redis stopped"].compactMap { log.range(of: $0)?.lowerBound }

@@ -52,6 +52,13 @@ struct RedisClientTests {
         }
     }
 
+    @Test func anEmptyPipelineAnswersAtOnce() async throws {
+        try await withRedis(commandTimeout: .milliseconds(500)) { _, client in
+            #expect(try await client.pipeline([]) == [])
+            try await client.ping()
+        }
+    }
+
     @Test func anErrorReplyIsThrownAsServerError() async throws {
         try await withRedis { _, client in
             let error = await redisError { try await client.send(["NOSUCHCOMMAND"]) }

@@ -65,6 +65,7 @@ public final class RedisConnection: Sendable {
     /// Sends the commands as one batch and returns their replies in order; error replies are
     /// returned as `.error`, not thrown, so a caller sees each command's outcome.
     public func pipeline(_ commands: [[String]], extraTimeout: Duration = .zero) async throws(RedisClientError) -> [RESPValue] {
+        guard !commands.isEmpty else { return [] }  // no reply would ever complete an empty batch
         let promise = channel.eventLoop.makePromise(of: [RESPValue].self)
         channel.writeAndFlush(RedisRequest(commands: commands, promise: promise, extraTimeout: TimeAmount(extraTimeout)), promise: nil)
         do {
