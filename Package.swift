@@ -198,6 +198,7 @@ let package = Package(
             dependencies: [
                 "SwiftRPCServer", "SwiftRPCRedis", "ExampleApp", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -48,7 +48,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case (.end, .receiving(let head, let body)):
             state = .idle
             let request = RPCRequest(method: head.method, uri: head.uri, headers: head.headers, body: body)
-            switch router.respond(to: request, on: context.eventLoop) {
+            switch router.respond(to: request, peer: context.channel.remoteAddress?.ipAddress, on: context.eventLoop) {
             case .now(let response):
                 write(response, for: head, context: context)
             case .later(let future):

@@ -53,11 +53,14 @@ public final class RPCRouter: Sendable {
         public var poolQueueLimit: Int
         /// How long `/healthz` waits for Redis.
         public var healthTimeout: Duration
+        /// User-Agent, client IP and token filters.
+        public var accessPolicy: AccessPolicy
 
-        public init(poolThreads: Int = 64, poolQueueLimit: Int = 1024, healthTimeout: Duration = .seconds(2)) {
+        public init(poolThreads: Int = 64, poolQueueLimit: Int = 1024, healthTimeout: Duration = .seconds(2), accessPolicy: AccessPolicy = AccessPolicy()) {
             self.poolThreads = poolThreads
             self.poolQueueLimit = poolQueueLimit
             self.healthTimeout = healthTimeout
+            self.accessPolicy = accessPolicy
         }
     }
 
@@ -84,7 +87,12 @@ public final class RPCRouter: Sendable {
         try? await pool.shutdownGracefully()
     }
 
-    public func respond(to request: RPCRequest, on eventLoop: any EventLoop) -> RPCReply {
+    /// - Parameter peer: the client socket's address as text, for the IP filter.
+    public func respond(to request: RPCRequest, peer: String?, on eventLoop: any EventLoop) -> RPCReply {
+        // The filters run before the route is looked up, on every route but the health probe.
+        if request.path != "/healthz", let refusal = configuration.accessPolicy.check(headers: request.headers, peer: peer) {
+            return .now(.error(refusal))
+        }
         switch request.path {
         case "/healthz": return builtIn(request) { .later(self.health(on: eventLoop)) }
         case "/metrics":

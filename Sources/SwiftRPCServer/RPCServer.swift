@@ -14,11 +14,14 @@ public final class RPCServer: Service, Sendable {
         public var port: Int
         /// The largest request body accepted (exactly this many bytes is allowed).
         public var maxBodyBytes: Int
+        /// Connections open at once; one more gets 503 and is closed.
+        public var maxConnections: Int
 
-        public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 1_048_576) {
+        public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 1_048_576, maxConnections: Int = 10_000) {
             self.host = host
             self.port = port
             self.maxBodyBytes = maxBodyBytes
+            self.maxConnections = maxConnections
         }
     }
 
@@ -44,6 +47,7 @@ public final class RPCServer: Service, Sendable {
     public func start() async throws -> SocketAddress {
         let router = router
         let maxBodyBytes = configuration.maxBodyBytes
+        let connections = ConnectionCounter(limit: configuration.maxConnections)
         let quiesce = quiesce
         let channel = try await ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 1024)
@@ -57,6 +61,7 @@ public final class RPCServer: Service, Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ConnectionLimitHandler(counter: connections))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(HTTPHandler(router: router, maxBodyBytes: maxBodyBytes))
                 }

@@ -18,6 +18,7 @@ struct Serve: AsyncParsableCommand {
     var redis: String?
     @Option(help: "A JSON settings file (SPEC §7 keys).") var config: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
+    @Flag(help: "Print the effective settings (secrets masked) and exit.") var printConfig = false
 
     func run() async throws {
         let settings: Settings
@@ -25,6 +26,10 @@ struct Serve: AsyncParsableCommand {
             settings = try Settings.load(file: config, environment: ProcessInfo.processInfo.environment)
         } catch {
             throw ValidationError("\(error)")
+        }
+        if printConfig {
+            print(settings.maskedJSON.jsonText)
+            return
         }
         let logger = makeLogger(label: "swift-rpc.serve", level: logLevel)
         let redisConfiguration: RedisConfiguration
@@ -38,9 +43,17 @@ struct Serve: AsyncParsableCommand {
         registerExampleFunctions(in: &registry)
         let redisClient = RedisClient(configuration: redisConfiguration, logger: logger)
         let jobQueue = RedisJobQueue(redis: redisClient, logger: logger)
-        let router = RPCRouter(registry: registry, jobs: jobQueue, logger: logger)
+        let router = RPCRouter(
+            registry: registry, jobs: jobQueue, configuration: .init(accessPolicy: settings.accessPolicy), logger: logger)
         let server = RPCServer(
-            configuration: .init(host: host, port: port, maxBodyBytes: settings.maxBodyBytes), router: router, logger: logger)
+            configuration: .init(host: host, port: port, maxBodyBytes: settings.maxBodyBytes, maxConnections: settings.maxConnections),
+            router: router, logger: logger)
+        let loopback = host == "localhost" || IPAddress.parse(host).map { address in
+            [CIDR("127.0.0.0/8")!, CIDR("::1")!].contains { $0.contains(address) }
+        } == true
+        if !settings.accessPolicy.requiresAuthentication && !loopback {
+            logger.warning("warning: listening on \(host) with no authentication configured (set tokens)")
+        }
 
         logger.info("swift-rpc serve starting", metadata: ["redis": "\(redisConfiguration.redactedURL)", "max_body_bytes": "\(settings.maxBodyBytes)"])
         for function in registry.functions {

@@ -1,17 +1,32 @@
 import Foundation
 import SwiftRPC
+import SwiftRPCServer
 
-/// The settings of SPEC §7 that this build implements, from a JSON file and `SWIFTRPC_*`
-/// environment variables (the environment wins over the file). An unknown key or a bad
-/// value is an error that names the key.
+/// The settings of SPEC §7 that this build implements, from a JSON file (`--config`) and
+/// `SWIFTRPC_*` environment variables; the environment wins over the file. An unknown key, a
+/// key of a feature not built yet, or a bad value is an error that names the key.
 struct Settings {
     struct Invalid: Error, CustomStringConvertible {
         let description: String
     }
 
     var maxBodyBytes = 1_048_576
+    var maxConnections = 10_000
+    var allowedUserAgents: [String]?
+    var allowedIPs: [CIDR]?
+    var trustedProxies: [CIDR] = []
+    var tokens: [String]?
 
-    static let knownKeys: Set<String> = ["max_body_bytes"]
+    /// Keys of SPEC §7 whose features this build does not have yet: refused, so a setting a
+    /// user relies on for security is never silently ignored.
+    static let notYetSupported: Set<String> = ["jwt", "legacy_aes_key", "aes_gcm_key", "tls_cert", "tls_key"]
+
+    /// key → environment variable (lists are comma-separated there).
+    static let environmentNames: [(key: String, variable: String)] = [
+        ("max_body_bytes", "SWIFTRPC_MAX_BODY_BYTES"), ("max_connections", "SWIFTRPC_MAX_CONNECTIONS"),
+        ("allowed_user_agents", "SWIFTRPC_ALLOWED_USER_AGENTS"), ("allowed_ips", "SWIFTRPC_ALLOWED_IPS"),
+        ("trusted_proxies", "SWIFTRPC_TRUSTED_PROXIES"), ("tokens", "SWIFTRPC_TOKENS"),
+    ]
 
     static func load(file: String?, environment: [String: String]) throws -> Settings {
         var settings = Settings()
@@ -30,25 +45,77 @@ struct Settings {
             }
             guard case .object(let object) = parsed else { throw Invalid(description: "--config \(file): must hold a JSON object") }
             for (key, value) in object {
-                guard knownKeys.contains(key) else { throw Invalid(description: "--config \(file): unknown key '\(key)'") }
                 try settings.apply(key: key, value: value, source: "--config \(file)")
             }
         }
-        if let text = environment["SWIFTRPC_MAX_BODY_BYTES"] {
-            try settings.apply(key: "max_body_bytes", value: Int(text).map(JSONValue.int) ?? .string(text), source: "SWIFTRPC_MAX_BODY_BYTES")
+        for (key, variable) in environmentNames {
+            guard let text = environment[variable] else { continue }
+            let value: JSONValue
+            if ["max_body_bytes", "max_connections"].contains(key) {
+                value = Int(text).map(JSONValue.int) ?? .string(text)
+            } else {
+                value = .array(text.split(separator: ",").map { .string(String($0).trimmingCharacters(in: .whitespaces)) })
+            }
+            try settings.apply(key: key, value: value, source: variable)
+        }
+        for variable in ["SWIFTRPC_JWT", "SWIFTRPC_LEGACY_AES_KEY", "SWIFTRPC_AES_GCM_KEY", "SWIFTRPC_TLS_CERT", "SWIFTRPC_TLS_KEY"]
+        where environment[variable] != nil {
+            throw Invalid(description: "\(variable): this setting is not supported by this build yet")
         }
         return settings
     }
 
     private mutating func apply(key: String, value: JSONValue, source: String) throws {
+        func fail(_ expectation: String) -> Invalid { Invalid(description: "\(source): \(key) must be \(expectation)") }
+        func strings() throws -> [String] {
+            guard case .array(let items) = value else { throw fail("a list of strings") }
+            return try items.map { item in
+                guard case .string(let text) = item, !text.isEmpty else { throw fail("a list of non-empty strings") }
+                return text
+            }
+        }
+        func networks() throws -> [CIDR] {
+            try strings().map { text in
+                guard let network = CIDR(text) else { throw Invalid(description: "\(source): \(key): '\(text)' is not an IP address or CIDR") }
+                return network
+            }
+        }
         switch key {
         case "max_body_bytes":
-            guard case .int(let bytes) = value, bytes >= 0 else {
-                throw Invalid(description: "\(source): max_body_bytes must be a whole number of bytes >= 0")
-            }
+            guard case .int(let bytes) = value, bytes >= 0 else { throw fail("a whole number of bytes >= 0") }
             maxBodyBytes = bytes
+        case "max_connections":
+            guard case .int(let count) = value, count >= 1 else { throw fail("a whole number >= 1") }
+            maxConnections = count
+        case "allowed_user_agents":
+            allowedUserAgents = try strings()
+        case "allowed_ips":
+            allowedIPs = try networks()
+        case "trusted_proxies":
+            trustedProxies = try networks()
+        case "tokens":
+            let list = try strings()
+            guard !list.isEmpty else { throw fail("a non-empty list of strings") }
+            tokens = list
+        case _ where Self.notYetSupported.contains(key):
+            throw Invalid(description: "\(source): \(key) is not supported by this build yet")
         default:
             throw Invalid(description: "\(source): unknown key '\(key)'")
         }
+    }
+
+    var accessPolicy: AccessPolicy {
+        AccessPolicy(
+            allowedUserAgents: allowedUserAgents.map(Set.init), allowedNetworks: allowedIPs, trustedProxies: trustedProxies, tokens: tokens)
+    }
+
+    /// The effective settings as JSON, secrets masked.
+    var maskedJSON: JSONValue {
+        var object: JSONObject = ["max_body_bytes": .int(maxBodyBytes), "max_connections": .int(maxConnections)]
+        object["allowed_user_agents"] = allowedUserAgents.map { .array($0.map(JSONValue.string)) } ?? .null
+        object["allowed_ips"] = allowedIPs.map { .array($0.map { .string($0.description) }) } ?? .null
+        object["trusted_proxies"] = .array(trustedProxies.map { .string($0.description) })
+        object["tokens"] = tokens.map { .array($0.map { _ in .string("***") }) } ?? .null
+        return .object(object)
     }
 }

@@ -16,6 +16,61 @@ func swiftRPC(_ arguments: [String], in directory: String) async throws -> (stat
 
 @Suite("swift-rpc commands", .serialized)
 struct CLITests {
+    @Test func settingsAreValidatedAndPrintedMasked() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrpc-settings-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func serve(config: String?, environment: [String: String] = [:], _ extra: [String] = []) async throws -> (Int32, String) {
+            var arguments = ["serve", "--port", "0", "--redis", "redis://127.0.0.1:\(try freePort())/0"] + extra
+            if let config {
+                try config.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
+                arguments += ["--config", dir + "/config.json"]
+            }
+            let log = dir + "/serve-\(UUID().uuidString.prefix(6)).log"
+            let process = try ChildProcess(
+                executable: Binaries.front, arguments: arguments, outputPath: log,
+                environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
+            let status = await process.wait(timeout: .seconds(5))
+            if status == nil { await process.terminate(grace: .seconds(5)) }
+            return (status ?? -1, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+        }
+        for (config, names) in [
+            (#"{"no_such_key": 1}"#, "no_such_key"), (#"{"max_body_bytes": "big"}"#, "max_body_bytes"),
+            (#"{"allowed_ips": ["10.0.0.0/99"]}"#, "allowed_ips"), (#"{"tokens": []}"#, "tokens"),
+            (#"{"jwt": {"algorithm": "HS256", "secret": "x"}}"#, "jwt"), (#"{"tokens": "#, "not valid JSON"), ("[1]", "JSON object"),
+        ] {
+            let (status, output) = try await serve(config: config)
+            #expect(status != 0 && status != -1, "\(config)")
+            #expect(output.contains(names), "\(config): \(output)")
+            #expect(!output.contains("Fatal error") && !output.contains(".swift:"), "\(output)")
+        }
+        let (badEnvStatus, badEnv) = try await serve(config: nil, environment: ["SWIFTRPC_MAX_CONNECTIONS": "none"])
+        #expect(badEnvStatus != 0 && badEnv.contains("SWIFTRPC_MAX_CONNECTIONS"))
+
+        let (status, printed) = try await serve(
+            config: #"{"max_body_bytes": 10, "allowed_ips": ["127.0.0.1"]}"#, environment: ["SWIFTRPC_TOKENS": "alpha, beta"], ["--print-config"])
+        #expect(status == 0)
+        let json = try JSONParser.parse(printed.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(json["tokens"] == ["***", "***"])
+        #expect(json["max_body_bytes"] == 10)
+        #expect(json["allowed_ips"] == ["127.0.0.1"])
+        #expect(!printed.contains("alpha"))
+    }
+
+    @Test func bindingBeyondLoopbackWithoutAuthenticationWarns() async throws {
+        let dir = FileManager.default.temporaryDirectory.path
+        let log = dir + "/swiftrpc-warn-\(UUID().uuidString.prefix(8)).log"
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let port = try freePort()
+        let process = try ChildProcess(
+            executable: Binaries.front, arguments: ["serve", "--host", "0.0.0.0", "--port", String(port), "--redis", "redis://127.0.0.1:\(try freePort())/0"],
+            outputPath: log)
+        try await waitUntil { (try? String(contentsOfFile: log, encoding: .utf8))?.contains("listening") == true }
+        #expect(await process.terminate(grace: .seconds(10)) == 0)
+        let output = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(output.contains("warning") && output.contains("no authentication"))
+    }
+
     @Test func inspectionCommandsAndCall() async throws {
         let stack = try await Stack.start()
         defer { Task { await stack.stop() } }
