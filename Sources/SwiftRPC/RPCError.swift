@@ -20,6 +20,7 @@ public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let unknownJob = Code("unknown_job", 404)
         public static let notFound = Code("not_found", 404)
         public static let methodNotAllowed = Code("method_not_allowed", 405)
+        public static let requestTimeout = Code("request_timeout", 408)
         public static let payloadTooLarge = Code("payload_too_large", 413)
         public static let invalidArguments = Code("invalid_arguments", 422)
         public static let functionError = Code("function_error", 500)
@@ -27,7 +28,7 @@ public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let timeout = Code("timeout", 504)
 
         static let all: [Code] = [
-            .badRequest, .unauthorized, .forbidden, .unknownFunction, .unknownJob, .notFound, .methodNotAllowed,
+            .badRequest, .unauthorized, .forbidden, .unknownFunction, .unknownJob, .notFound, .methodNotAllowed, .requestTimeout,
             .payloadTooLarge, .invalidArguments, .functionError, .unavailable, .timeout,
         ]
     }

@@ -18,11 +18,25 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let router: RPCRouter
     private let maxBodyBytes: Int
+    private let connectionEvents: ConnectionTimeoutHandler.Events
     private var state = State.idle
 
-    init(router: RPCRouter, maxBodyBytes: Int) {
+    init(router: RPCRouter, maxBodyBytes: Int, connectionEvents: ConnectionTimeoutHandler.Events) {
         self.router = router
         self.maxBodyBytes = maxBodyBytes
+        self.connectionEvents = connectionEvents
+    }
+
+    /// Malformed HTTP (bad request line, headers over llhttp's 80 KiB, bad chunking): a JSON
+    /// 400, then the connection is closed, as the byte stream can no longer be trusted.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard error is HTTPParserError else {
+            context.close(promise: nil)
+            return
+        }
+        state = .ignoringRest
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
+        write(.error(.badRequest("malformed HTTP request: \(error)")), for: head, context: context, forceClose: true)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -47,6 +61,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             state = .receiving(head, body)
         case (.end, .receiving(let head, let body)):
             state = .idle
+            connectionEvents.requestArrived()
             let request = RPCRequest(method: head.method, uri: head.uri, headers: head.headers, body: body)
             switch router.respond(to: request, peer: context.channel.remoteAddress?.ipAddress, on: context.eventLoop) {
             case .now(let response):
@@ -88,6 +103,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         }
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        connectionEvents.answerWritten()
         if !keepAlive {
             let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
             written.whenComplete { _ in loopBoundContext.value.close(promise: nil) }

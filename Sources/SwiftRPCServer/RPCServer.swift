@@ -16,12 +16,21 @@ public final class RPCServer: Service, Sendable {
         public var maxBodyBytes: Int
         /// Connections open at once; one more gets 503 and is closed.
         public var maxConnections: Int
+        /// A kept-alive connection with no request this long is closed.
+        public var idleTimeout: Duration
+        /// A request must arrive whole within this time of its first byte, else 408.
+        public var requestTimeout: Duration
 
-        public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 1_048_576, maxConnections: Int = 10_000) {
+        public init(
+            host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 1_048_576, maxConnections: Int = 10_000,
+            idleTimeout: Duration = .seconds(60), requestTimeout: Duration = .seconds(30)
+        ) {
             self.host = host
             self.port = port
             self.maxBodyBytes = maxBodyBytes
             self.maxConnections = maxConnections
+            self.idleTimeout = idleTimeout
+            self.requestTimeout = requestTimeout
         }
     }
 
@@ -48,6 +57,8 @@ public final class RPCServer: Service, Sendable {
         let router = router
         let maxBodyBytes = configuration.maxBodyBytes
         let connections = ConnectionCounter(limit: configuration.maxConnections)
+        let idleTimeout = TimeAmount(configuration.idleTimeout)
+        let requestTimeout = TimeAmount(configuration.requestTimeout)
         let quiesce = quiesce
         let channel = try await ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 1024)
@@ -61,9 +72,13 @@ public final class RPCServer: Service, Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let timeouts = ConnectionTimeoutHandler(idleTimeout: idleTimeout, requestTimeout: requestTimeout)
                     try channel.pipeline.syncOperations.addHandler(ConnectionLimitHandler(counter: connections))
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(HTTPHandler(router: router, maxBodyBytes: maxBodyBytes))
+                    try channel.pipeline.syncOperations.addHandler(timeouts)
+                    // Malformed HTTP is answered by HTTPHandler (a JSON 400), not NIO's error handler.
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
+                    try channel.pipeline.syncOperations.addHandler(
+                        HTTPHandler(router: router, maxBodyBytes: maxBodyBytes, connectionEvents: timeouts.events))
                 }
             }
             .bind(host: configuration.host, port: configuration.port)

@@ -14,12 +14,15 @@ struct SecurityTests {
     static let logger = Logger(label: "security-tests")
 
     func withServer(
-        policy: AccessPolicy, maxConnections: Int = 10_000, jobs: (any JobQueueDriver)? = nil, _ body: (Int) async throws -> Void
+        policy: AccessPolicy = AccessPolicy(), maxConnections: Int = 10_000, jobs: (any JobQueueDriver)? = nil,
+        idleTimeout: Duration = .seconds(60), requestTimeout: Duration = .seconds(30), _ body: (Int) async throws -> Void
     ) async throws {
         var registry = FunctionRegistry()
         registerExampleFunctions(in: &registry)
         let router = RPCRouter(registry: registry, jobs: jobs, configuration: .init(accessPolicy: policy), logger: Self.logger)
-        let server = RPCServer(configuration: .init(host: "127.0.0.1", port: 0, maxConnections: maxConnections), router: router, logger: Self.logger)
+        let server = RPCServer(
+            configuration: .init(host: "127.0.0.1", port: 0, maxConnections: maxConnections, idleTimeout: idleTimeout, requestTimeout: requestTimeout),
+            router: router, logger: Self.logger)
         let port = try await server.start().port!
         do {
             try await body(port)
@@ -164,6 +167,50 @@ struct SecurityTests {
             #expect(try await first.isClosedByServer())
             try await Task.sleep(for: .milliseconds(100))
             #expect(try await httpRequest(port: port, method: "GET", path: "/add?args=3&args=3").response == 6)
+        }
+    }
+
+    @Test func anIdleKeptAliveConnectionIsClosed() async throws {
+        try await withServer(idleTimeout: .milliseconds(300)) { (port: Int) async throws in
+            let connection = try RawHTTPConnection(port: port)
+            try await connection.send("GET /add?args=1&args=2 HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try await connection.readResponse()?.response == 3)
+            let clock = ContinuousClock()
+            let started = clock.now
+            #expect(try await connection.isClosedByServer())
+            #expect(clock.now - started < .seconds(10))
+        }
+    }
+
+    @Test func aSlowClientGets408AndIsClosed() async throws {
+        try await withServer(idleTimeout: .seconds(30), requestTimeout: .milliseconds(300)) { (port: Int) async throws in
+            let connection = try RawHTTPConnection(port: port)
+            try await connection.send("POST /add HTTP/1.1\r\nHost: x\r\nContent-Le")  // and then nothing more
+            let answer = try await connection.readResponse()
+            #expect(answer?.status == 408)
+            #expect(answer?.errorCode == "request_timeout")
+            #expect(try await connection.isClosedByServer())
+            // A slow *answer* is not the client's fault: it is not cut short.
+            #expect(try await httpRequest(port: port, path: "/test_block", body: #"{"args": [0.6]}"#).response == "You said ")
+        }
+    }
+
+    @Test func malformedHTTPGetsAJSON400() async throws {
+        try await withServer { (port: Int) async throws in
+            for request in [
+                "GARBAGE\r\n\r\n",
+                "POST /add HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                "GET /add HTTP/1.1\r\nHost: x\r\nX-Big: " + String(repeating: "a", count: 100_000) + "\r\n\r\n",
+            ] {
+                let connection = try RawHTTPConnection(port: port)
+                try await connection.send(request)
+                let answer = try await connection.readResponse()
+                #expect(answer?.status == 400, "\(request.prefix(40))")
+                #expect(answer?.errorCode == "bad_request")
+                #expect(try await connection.isClosedByServer())
+            }
+            #expect(try await httpRequest(port: port, method: "GET", path: "/healthz").status == 200)
+            #expect(try await add(port).response == 3)
         }
     }
 
