@@ -55,12 +55,18 @@ public final class RPCRouter: Sendable {
         public var healthTimeout: Duration
         /// User-Agent, client IP and token filters.
         public var accessPolicy: AccessPolicy
+        /// Keys for the `Encryption:` header's modes.
+        public var encryption: BodyEncryption
 
-        public init(poolThreads: Int = 64, poolQueueLimit: Int = 1024, healthTimeout: Duration = .seconds(2), accessPolicy: AccessPolicy = AccessPolicy()) {
+        public init(
+            poolThreads: Int = 64, poolQueueLimit: Int = 1024, healthTimeout: Duration = .seconds(2), accessPolicy: AccessPolicy = AccessPolicy(),
+            encryption: BodyEncryption = BodyEncryption()
+        ) {
             self.poolThreads = poolThreads
             self.poolQueueLimit = poolQueueLimit
             self.healthTimeout = healthTimeout
             self.accessPolicy = accessPolicy
+            self.encryption = encryption
         }
     }
 
@@ -93,6 +99,32 @@ public final class RPCRouter: Sendable {
         if request.path != "/healthz", let refusal = configuration.accessPolicy.check(headers: request.headers, peer: peer) {
             return .now(.error(refusal))
         }
+        guard let header = request.headers.first(name: "encryption") else { return route(request, on: eventLoop) }
+        // An encrypted body is decoded before anything reads it; a failure runs nothing.
+        var decoded = request
+        let mode: BodyEncryption.Mode
+        do {
+            mode = try configuration.encryption.mode(for: header)
+            decoded.body = ByteBuffer(bytes: try configuration.encryption.decode(Array(request.body.readableBytesView), mode: mode))
+        } catch {
+            return .now(.error(error))
+        }
+        let encryption = configuration.encryption
+        func seal(_ response: RPCResponse) -> RPCResponse {
+            guard let sealed = encryption.encodeAnswer(response.body, mode: mode) else { return response }
+            var answer = response
+            answer.body = sealed
+            answer.contentType = "text/plain; charset=utf-8"
+            answer.headers.append(("Encryption", "aes-gcm"))
+            return answer
+        }
+        switch route(decoded, on: eventLoop) {
+        case .now(let response): return .now(seal(response))
+        case .later(let future): return .later(future.map(seal))
+        }
+    }
+
+    private func route(_ request: RPCRequest, on eventLoop: any EventLoop) -> RPCReply {
         switch request.path {
         case "/healthz": return builtIn(request) { .later(self.health(on: eventLoop)) }
         case "/metrics":

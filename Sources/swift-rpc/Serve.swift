@@ -44,7 +44,8 @@ struct Serve: AsyncParsableCommand {
         let redisClient = RedisClient(configuration: redisConfiguration, logger: logger)
         let jobQueue = RedisJobQueue(redis: redisClient, logger: logger)
         let router = RPCRouter(
-            registry: registry, jobs: jobQueue, configuration: .init(accessPolicy: settings.accessPolicy), logger: logger)
+            registry: registry, jobs: jobQueue, configuration: .init(accessPolicy: settings.accessPolicy, encryption: settings.encryption),
+            logger: logger)
         let server = RPCServer(
             configuration: .init(host: host, port: port, maxBodyBytes: settings.maxBodyBytes, maxConnections: settings.maxConnections),
             router: router, logger: logger)

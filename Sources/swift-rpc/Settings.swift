@@ -16,16 +16,20 @@ struct Settings {
     var allowedIPs: [CIDR]?
     var trustedProxies: [CIDR] = []
     var tokens: [String]?
+    var legacyAESKey: String?
+    /// Base64 of 32 bytes, as configured.
+    var aesGCMKey: String?
 
     /// Keys of SPEC §7 whose features this build does not have yet: refused, so a setting a
     /// user relies on for security is never silently ignored.
-    static let notYetSupported: Set<String> = ["jwt", "legacy_aes_key", "aes_gcm_key", "tls_cert", "tls_key"]
+    static let notYetSupported: Set<String> = ["jwt", "tls_cert", "tls_key"]
 
     /// key → environment variable (lists are comma-separated there).
     static let environmentNames: [(key: String, variable: String)] = [
         ("max_body_bytes", "SWIFTRPC_MAX_BODY_BYTES"), ("max_connections", "SWIFTRPC_MAX_CONNECTIONS"),
         ("allowed_user_agents", "SWIFTRPC_ALLOWED_USER_AGENTS"), ("allowed_ips", "SWIFTRPC_ALLOWED_IPS"),
         ("trusted_proxies", "SWIFTRPC_TRUSTED_PROXIES"), ("tokens", "SWIFTRPC_TOKENS"),
+        ("legacy_aes_key", "SWIFTRPC_LEGACY_AES_KEY"), ("aes_gcm_key", "SWIFTRPC_AES_GCM_KEY"),
     ]
 
     static func load(file: String?, environment: [String: String]) throws -> Settings {
@@ -53,12 +57,14 @@ struct Settings {
             let value: JSONValue
             if ["max_body_bytes", "max_connections"].contains(key) {
                 value = Int(text).map(JSONValue.int) ?? .string(text)
+            } else if ["legacy_aes_key", "aes_gcm_key"].contains(key) {
+                value = .string(text)
             } else {
                 value = .array(text.split(separator: ",").map { .string(String($0).trimmingCharacters(in: .whitespaces)) })
             }
             try settings.apply(key: key, value: value, source: variable)
         }
-        for variable in ["SWIFTRPC_JWT", "SWIFTRPC_LEGACY_AES_KEY", "SWIFTRPC_AES_GCM_KEY", "SWIFTRPC_TLS_CERT", "SWIFTRPC_TLS_KEY"]
+        for variable in ["SWIFTRPC_JWT", "SWIFTRPC_TLS_CERT", "SWIFTRPC_TLS_KEY"]
         where environment[variable] != nil {
             throw Invalid(description: "\(variable): this setting is not supported by this build yet")
         }
@@ -97,6 +103,14 @@ struct Settings {
             let list = try strings()
             guard !list.isEmpty else { throw fail("a non-empty list of strings") }
             tokens = list
+        case "legacy_aes_key":
+            guard case .string(let text) = value, text.utf8.count == 16 else { throw fail("a string of exactly 16 characters") }
+            legacyAESKey = text
+        case "aes_gcm_key":
+            guard case .string(let text) = value, let bytes = Data(base64Encoded: text), bytes.count == 32 else {
+                throw fail("base64 of exactly 32 bytes")
+            }
+            aesGCMKey = text
         case _ where Self.notYetSupported.contains(key):
             throw Invalid(description: "\(source): \(key) is not supported by this build yet")
         default:
@@ -109,6 +123,11 @@ struct Settings {
             allowedUserAgents: allowedUserAgents.map(Set.init), allowedNetworks: allowedIPs, trustedProxies: trustedProxies, tokens: tokens)
     }
 
+    var encryption: BodyEncryption {
+        BodyEncryption(
+            legacyAESKey: legacyAESKey.map { Array($0.utf8) }, gcmKey: aesGCMKey.flatMap { Data(base64Encoded: $0) }.map { Array($0) })
+    }
+
     /// The effective settings as JSON, secrets masked.
     var maskedJSON: JSONValue {
         var object: JSONObject = ["max_body_bytes": .int(maxBodyBytes), "max_connections": .int(maxConnections)]
@@ -116,6 +135,8 @@ struct Settings {
         object["allowed_ips"] = allowedIPs.map { .array($0.map { .string($0.description) }) } ?? .null
         object["trusted_proxies"] = .array(trustedProxies.map { .string($0.description) })
         object["tokens"] = tokens.map { .array($0.map { _ in .string("***") }) } ?? .null
+        object["legacy_aes_key"] = legacyAESKey == nil ? .null : "***"
+        object["aes_gcm_key"] = aesGCMKey == nil ? .null : "***"
         return .object(object)
     }
 }

@@ -37,7 +37,8 @@ struct CLITests {
         for (config, names) in [
             (#"{"no_such_key": 1}"#, "no_such_key"), (#"{"max_body_bytes": "big"}"#, "max_body_bytes"),
             (#"{"allowed_ips": ["10.0.0.0/99"]}"#, "allowed_ips"), (#"{"tokens": []}"#, "tokens"),
-            (#"{"jwt": {"algorithm": "HS256", "secret": "x"}}"#, "jwt"), (#"{"tokens": "#, "not valid JSON"), ("[1]", "JSON object"),
+            (#"{"jwt": {"algorithm": "HS256", "secret": "x"}}"#, "jwt"), (#"{"aes_gcm_key": "c2hvcnQ="}"#, "aes_gcm_key"),
+            (#"{"legacy_aes_key": "short"}"#, "legacy_aes_key"), (#"{"tokens": "#, "not valid JSON"), ("[1]", "JSON object"),
         ] {
             let (status, output) = try await serve(config: config)
             #expect(status != 0 && status != -1, "\(config)")
@@ -48,13 +49,15 @@ struct CLITests {
         #expect(badEnvStatus != 0 && badEnv.contains("SWIFTRPC_MAX_CONNECTIONS"))
 
         let (status, printed) = try await serve(
-            config: #"{"max_body_bytes": 10, "allowed_ips": ["127.0.0.1"]}"#, environment: ["SWIFTRPC_TOKENS": "alpha, beta"], ["--print-config"])
+            config: #"{"max_body_bytes": 10, "allowed_ips": ["127.0.0.1"], "legacy_aes_key": "123xiaorui456789"}"#,
+            environment: ["SWIFTRPC_TOKENS": "alpha, beta"], ["--print-config"])
         #expect(status == 0)
         let json = try JSONParser.parse(printed.trimmingCharacters(in: .whitespacesAndNewlines))
         #expect(json["tokens"] == ["***", "***"])
         #expect(json["max_body_bytes"] == 10)
         #expect(json["allowed_ips"] == ["127.0.0.1"])
-        #expect(!printed.contains("alpha"))
+        #expect(json["legacy_aes_key"] == "***")
+        #expect(!printed.contains("alpha") && !printed.contains("xiaorui"))
     }
 
     @Test func bindingBeyondLoopbackWithoutAuthenticationWarns() async throws {
