@@ -3,6 +3,7 @@ import NIOCore
 import NIOExtras
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 
@@ -20,10 +21,12 @@ public final class RPCServer: Service, Sendable {
         public var idleTimeout: Duration
         /// A request must arrive whole within this time of its first byte, else 408.
         public var requestTimeout: Duration
+        /// Serve HTTPS with this context; plain HTTP to the port then fails the handshake.
+        public var tls: NIOSSLContext?
 
         public init(
             host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 1_048_576, maxConnections: Int = 10_000,
-            idleTimeout: Duration = .seconds(60), requestTimeout: Duration = .seconds(30)
+            idleTimeout: Duration = .seconds(60), requestTimeout: Duration = .seconds(30), tls: NIOSSLContext? = nil
         ) {
             self.host = host
             self.port = port
@@ -31,6 +34,7 @@ public final class RPCServer: Service, Sendable {
             self.maxConnections = maxConnections
             self.idleTimeout = idleTimeout
             self.requestTimeout = requestTimeout
+            self.tls = tls
         }
     }
 
@@ -59,6 +63,7 @@ public final class RPCServer: Service, Sendable {
         let connections = ConnectionCounter(limit: configuration.maxConnections)
         let idleTimeout = TimeAmount(configuration.idleTimeout)
         let requestTimeout = TimeAmount(configuration.requestTimeout)
+        let tls = configuration.tls
         let quiesce = quiesce
         let channel = try await ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 1024)
@@ -73,6 +78,8 @@ public final class RPCServer: Service, Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let timeouts = ConnectionTimeoutHandler(idleTimeout: idleTimeout, requestTimeout: requestTimeout)
+                    // TLS first, so everything written below it (503 and 408 included) is encrypted.
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.addHandler(ConnectionLimitHandler(counter: connections))
                     try channel.pipeline.syncOperations.addHandler(timeouts)
                     // Malformed HTTP is answered by HTTPHandler (a JSON 400), not NIO's error handler.
@@ -110,7 +117,8 @@ public final class RPCServer: Service, Sendable {
 
     public func run() async throws {
         let address = try await start()
-        logger.info("listening", metadata: ["address": "http://\(configuration.host):\(address.port ?? configuration.port)"])
+        let scheme = configuration.tls == nil ? "http" : "https"
+        logger.info("listening", metadata: ["address": "\(scheme)://\(configuration.host):\(address.port ?? configuration.port)"])
         let channel = serverChannel.withLock { $0 }!
         try await withGracefulShutdownHandler {
             try await channel.closeFuture.get()

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ExampleApp
 import Logging
+import NIOSSL
 import Redis
 import ServiceLifecycle
 import UnixSignals
@@ -22,8 +23,10 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let settings: Settings
+        let tls: NIOSSLContext?
         do {
             settings = try Settings.load(file: config, environment: ProcessInfo.processInfo.environment)
+            tls = try settings.tlsContext()
         } catch {
             throw ValidationError("\(error)")
         }
@@ -47,7 +50,8 @@ struct Serve: AsyncParsableCommand {
             registry: registry, jobs: jobQueue, configuration: .init(accessPolicy: settings.accessPolicy, encryption: settings.encryption),
             logger: logger)
         let server = RPCServer(
-            configuration: .init(host: host, port: port, maxBodyBytes: settings.maxBodyBytes, maxConnections: settings.maxConnections),
+            configuration: .init(
+                host: host, port: port, maxBodyBytes: settings.maxBodyBytes, maxConnections: settings.maxConnections, tls: tls),
             router: router, logger: logger)
         let loopback = host == "localhost" || IPAddress.parse(host).map { address in
             [CIDR("127.0.0.0/8")!, CIDR("::1")!].contains { $0.contains(address) }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOSSL
 import SwiftRPC
 import SwiftRPCServer
 
@@ -19,10 +20,12 @@ struct Settings {
     var legacyAESKey: String?
     /// Base64 of 32 bytes, as configured.
     var aesGCMKey: String?
+    var tlsCertificatePath: String?
+    var tlsKeyPath: String?
 
     /// Keys of SPEC §7 whose features this build does not have yet: refused, so a setting a
     /// user relies on for security is never silently ignored.
-    static let notYetSupported: Set<String> = ["jwt", "tls_cert", "tls_key"]
+    static let notYetSupported: Set<String> = ["jwt"]
 
     /// key → environment variable (lists are comma-separated there).
     static let environmentNames: [(key: String, variable: String)] = [
@@ -30,6 +33,7 @@ struct Settings {
         ("allowed_user_agents", "SWIFTRPC_ALLOWED_USER_AGENTS"), ("allowed_ips", "SWIFTRPC_ALLOWED_IPS"),
         ("trusted_proxies", "SWIFTRPC_TRUSTED_PROXIES"), ("tokens", "SWIFTRPC_TOKENS"),
         ("legacy_aes_key", "SWIFTRPC_LEGACY_AES_KEY"), ("aes_gcm_key", "SWIFTRPC_AES_GCM_KEY"),
+        ("tls_cert", "SWIFTRPC_TLS_CERT"), ("tls_key", "SWIFTRPC_TLS_KEY"),
     ]
 
     static func load(file: String?, environment: [String: String]) throws -> Settings {
@@ -57,16 +61,19 @@ struct Settings {
             let value: JSONValue
             if ["max_body_bytes", "max_connections"].contains(key) {
                 value = Int(text).map(JSONValue.int) ?? .string(text)
-            } else if ["legacy_aes_key", "aes_gcm_key"].contains(key) {
+            } else if ["legacy_aes_key", "aes_gcm_key", "tls_cert", "tls_key"].contains(key) {
                 value = .string(text)
             } else {
                 value = .array(text.split(separator: ",").map { .string(String($0).trimmingCharacters(in: .whitespaces)) })
             }
             try settings.apply(key: key, value: value, source: variable)
         }
-        for variable in ["SWIFTRPC_JWT", "SWIFTRPC_TLS_CERT", "SWIFTRPC_TLS_KEY"]
+        for variable in ["SWIFTRPC_JWT"]
         where environment[variable] != nil {
             throw Invalid(description: "\(variable): this setting is not supported by this build yet")
+        }
+        if (settings.tlsCertificatePath == nil) != (settings.tlsKeyPath == nil) {
+            throw Invalid(description: "tls_cert and tls_key go together: set both or neither")
         }
         return settings
     }
@@ -111,6 +118,12 @@ struct Settings {
                 throw fail("base64 of exactly 32 bytes")
             }
             aesGCMKey = text
+        case "tls_cert":
+            guard case .string(let path) = value, !path.isEmpty else { throw fail("the path of a PEM certificate file") }
+            tlsCertificatePath = path
+        case "tls_key":
+            guard case .string(let path) = value, !path.isEmpty else { throw fail("the path of a PEM private key file") }
+            tlsKeyPath = path
         case _ where Self.notYetSupported.contains(key):
             throw Invalid(description: "\(source): \(key) is not supported by this build yet")
         default:
@@ -121,6 +134,30 @@ struct Settings {
     var accessPolicy: AccessPolicy {
         AccessPolicy(
             allowedUserAgents: allowedUserAgents.map(Set.init), allowedNetworks: allowedIPs, trustedProxies: trustedProxies, tokens: tokens)
+    }
+
+    /// The TLS context of `tls_cert` and `tls_key`, or `nil` for plain HTTP.
+    func tlsContext() throws -> NIOSSLContext? {
+        guard let certificatePath = tlsCertificatePath, let keyPath = tlsKeyPath else { return nil }
+        let certificates: [NIOSSLCertificate]
+        do {
+            certificates = try NIOSSLCertificate.fromPEMFile(certificatePath)
+        } catch {
+            throw Invalid(description: "tls_cert: cannot read a PEM certificate from \(certificatePath) (\(error))")
+        }
+        guard !certificates.isEmpty else { throw Invalid(description: "tls_cert: no certificate in \(certificatePath)") }
+        let key: NIOSSLPrivateKey
+        do {
+            key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+        } catch {
+            throw Invalid(description: "tls_key: cannot read a PEM private key from \(keyPath) (\(error))")
+        }
+        do {
+            return try NIOSSLContext(
+                configuration: .makeServerConfiguration(certificateChain: certificates.map { .certificate($0) }, privateKey: .privateKey(key)))
+        } catch {
+            throw Invalid(description: "tls_cert / tls_key: they do not make a TLS configuration (\(error))")
+        }
     }
 
     var encryption: BodyEncryption {
@@ -137,6 +174,8 @@ struct Settings {
         object["tokens"] = tokens.map { .array($0.map { _ in .string("***") }) } ?? .null
         object["legacy_aes_key"] = legacyAESKey == nil ? .null : "***"
         object["aes_gcm_key"] = aesGCMKey == nil ? .null : "***"
+        object["tls_cert"] = tlsCertificatePath.map(JSONValue.string) ?? .null
+        object["tls_key"] = tlsKeyPath.map(JSONValue.string) ?? .null
         return .object(object)
     }
 }
