@@ -67,39 +67,51 @@ public struct AccessPolicy: Sendable {
     public var trustedProxies: [CIDR]
     /// Accepted tokens (`Authorization: Bearer T` or `Token: T`); `nil` requires none.
     public var tokens: [String]?
+    /// Verifies `Authorization: Bearer <jwt>`; `nil` accepts no JWT.
+    public var jwt: JWTVerifier?
 
-    public init(allowedUserAgents: Set<String>? = nil, allowedNetworks: [CIDR]? = nil, trustedProxies: [CIDR] = [], tokens: [String]? = nil) {
+    public init(
+        allowedUserAgents: Set<String>? = nil, allowedNetworks: [CIDR]? = nil, trustedProxies: [CIDR] = [], tokens: [String]? = nil,
+        jwt: JWTVerifier? = nil
+    ) {
         self.allowedUserAgents = allowedUserAgents
         self.allowedNetworks = allowedNetworks
         self.trustedProxies = trustedProxies
         self.tokens = tokens
+        self.jwt = jwt
     }
 
-    public var requiresAuthentication: Bool { tokens != nil }
-    var isOpen: Bool { allowedUserAgents == nil && allowedNetworks == nil && tokens == nil }
+    public var requiresAuthentication: Bool { tokens != nil || jwt != nil }
 
-    /// The error to answer, or `nil` when the request may go on. `peer` is the socket's
-    /// address as text (`nil` for a unix socket).
-    public func check(headers: HTTPHeaders, peer: String?) -> RPCError? {
+    /// What the filters decide about one request.
+    public enum Verdict: Sendable, Equatable {
+        case allowed
+        case refused(RPCError)
+        /// The request may go on if this bearer token verifies as a JWT.
+        case verifyJWT(String)
+    }
+
+    /// The filters' verdict. `peer` is the socket's address as text (`nil` for a unix socket).
+    public func check(headers: HTTPHeaders, peer: String?) -> Verdict {
         if let allowedUserAgents {
             guard let agent = headers.first(name: "user-agent"), allowedUserAgents.contains(agent) else {
-                return RPCError(.forbidden, "this User-Agent is not allowed")
+                return .refused(RPCError(.forbidden, "this User-Agent is not allowed"))
             }
         }
         if let allowedNetworks {
             guard let client = clientAddress(headers: headers, peer: peer) else {
-                return RPCError(.forbidden, "the client address cannot be determined")
+                return .refused(RPCError(.forbidden, "the client address cannot be determined"))
             }
             guard allowedNetworks.contains(where: { $0.contains(client) }) else {
-                return RPCError(.forbidden, "this client address is not allowed")
+                return .refused(RPCError(.forbidden, "this client address is not allowed"))
             }
         }
-        if let tokens {
-            guard let presented = Self.presentedToken(headers), tokens.contains(where: { Self.constantTimeEqual($0, presented) }) else {
-                return RPCError(.unauthorized, "a valid token is required (Authorization: Bearer <token>)")
-            }
-        }
-        return nil
+        guard requiresAuthentication else { return .allowed }
+        let missing = RPCError(.unauthorized, "a valid token is required (Authorization: Bearer <token>)")
+        guard let presented = Self.presentedToken(headers) else { return .refused(missing) }
+        if let tokens, tokens.contains(where: { Self.constantTimeEqual($0, presented) }) { return .allowed }
+        if jwt != nil, headers.first(name: "authorization") != nil { return .verifyJWT(presented) }
+        return .refused(missing)
     }
 
     /// The client's address: from the proxy headers when the peer is a trusted proxy, else the

@@ -96,9 +96,27 @@ public final class RPCRouter: Sendable {
     /// - Parameter peer: the client socket's address as text, for the IP filter.
     public func respond(to request: RPCRequest, peer: String?, on eventLoop: any EventLoop) -> RPCReply {
         // The filters run before the route is looked up, on every route but the health probe.
-        if request.path != "/healthz", let refusal = configuration.accessPolicy.check(headers: request.headers, peer: peer) {
-            return .now(.error(refusal))
+        guard request.path != "/healthz" else { return afterFilters(request, on: eventLoop) }
+        switch configuration.accessPolicy.check(headers: request.headers, peer: peer) {
+        case .allowed:
+            return afterFilters(request, on: eventLoop)
+        case .refused(let error):
+            return .now(.error(error))
+        case .verifyJWT(let token):
+            guard let verifier = configuration.accessPolicy.jwt else { return .now(.error(RPCError(.unauthorized, "the token is not valid"))) }
+            return .later(
+                eventLoop.makeFutureWithTask { await verifier.verify(token) }.flatMap { refusal in
+                    if let refusal { return eventLoop.makeSucceededFuture(.error(refusal)) }
+                    switch self.afterFilters(request, on: eventLoop) {
+                    case .now(let response): return eventLoop.makeSucceededFuture(response)
+                    case .later(let future): return future
+                    }
+                })
         }
+    }
+
+    /// Decrypts the body when the request asks for it, routes, and seals the answer for aes-gcm.
+    private func afterFilters(_ request: RPCRequest, on eventLoop: any EventLoop) -> RPCReply {
         guard let header = request.headers.first(name: "encryption") else { return route(request, on: eventLoop) }
         // An encrypted body is decoded before anything reads it; a failure runs nothing.
         var decoded = request

@@ -24,9 +24,11 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let settings: Settings
         let tls: NIOSSLContext?
+        let accessPolicy: AccessPolicy
         do {
             settings = try Settings.load(file: config, environment: ProcessInfo.processInfo.environment)
             tls = try settings.tlsContext()
+            accessPolicy = try await settings.accessPolicy()
         } catch {
             throw ValidationError("\(error)")
         }
@@ -47,7 +49,7 @@ struct Serve: AsyncParsableCommand {
         let redisClient = RedisClient(configuration: redisConfiguration, logger: logger)
         let jobQueue = RedisJobQueue(redis: redisClient, logger: logger)
         let router = RPCRouter(
-            registry: registry, jobs: jobQueue, configuration: .init(accessPolicy: settings.accessPolicy, encryption: settings.encryption),
+            registry: registry, jobs: jobQueue, configuration: .init(accessPolicy: accessPolicy, encryption: settings.encryption),
             logger: logger)
         let server = RPCServer(
             configuration: .init(
@@ -56,7 +58,7 @@ struct Serve: AsyncParsableCommand {
         let loopback = host == "localhost" || IPAddress.parse(host).map { address in
             [CIDR("127.0.0.0/8")!, CIDR("::1")!].contains { $0.contains(address) }
         } == true
-        if !settings.accessPolicy.requiresAuthentication && !loopback {
+        if !accessPolicy.requiresAuthentication && !loopback {
             logger.warning("warning: listening on \(host) with no authentication configured (set tokens)")
         }
 

@@ -22,10 +22,8 @@ struct Settings {
     var aesGCMKey: String?
     var tlsCertificatePath: String?
     var tlsKeyPath: String?
+    var jwt: (algorithm: JWTVerifier.Algorithm, key: JWTVerifier.Key, audience: String?)?
 
-    /// Keys of SPEC §7 whose features this build does not have yet: refused, so a setting a
-    /// user relies on for security is never silently ignored.
-    static let notYetSupported: Set<String> = ["jwt"]
 
     /// key → environment variable (lists are comma-separated there).
     static let environmentNames: [(key: String, variable: String)] = [
@@ -33,7 +31,7 @@ struct Settings {
         ("allowed_user_agents", "SWIFTRPC_ALLOWED_USER_AGENTS"), ("allowed_ips", "SWIFTRPC_ALLOWED_IPS"),
         ("trusted_proxies", "SWIFTRPC_TRUSTED_PROXIES"), ("tokens", "SWIFTRPC_TOKENS"),
         ("legacy_aes_key", "SWIFTRPC_LEGACY_AES_KEY"), ("aes_gcm_key", "SWIFTRPC_AES_GCM_KEY"),
-        ("tls_cert", "SWIFTRPC_TLS_CERT"), ("tls_key", "SWIFTRPC_TLS_KEY"),
+        ("tls_cert", "SWIFTRPC_TLS_CERT"), ("tls_key", "SWIFTRPC_TLS_KEY"), ("jwt", "SWIFTRPC_JWT"),
     ]
 
     static func load(file: String?, environment: [String: String]) throws -> Settings {
@@ -63,14 +61,13 @@ struct Settings {
                 value = Int(text).map(JSONValue.int) ?? .string(text)
             } else if ["legacy_aes_key", "aes_gcm_key", "tls_cert", "tls_key"].contains(key) {
                 value = .string(text)
+            } else if key == "jwt" {
+                guard let object = try? JSONParser.parse(text) else { throw Invalid(description: "\(variable): jwt must be a JSON object") }
+                value = object
             } else {
                 value = .array(text.split(separator: ",").map { .string(String($0).trimmingCharacters(in: .whitespaces)) })
             }
             try settings.apply(key: key, value: value, source: variable)
-        }
-        for variable in ["SWIFTRPC_JWT"]
-        where environment[variable] != nil {
-            throw Invalid(description: "\(variable): this setting is not supported by this build yet")
         }
         if (settings.tlsCertificatePath == nil) != (settings.tlsKeyPath == nil) {
             throw Invalid(description: "tls_cert and tls_key go together: set both or neither")
@@ -124,16 +121,42 @@ struct Settings {
         case "tls_key":
             guard case .string(let path) = value, !path.isEmpty else { throw fail("the path of a PEM private key file") }
             tlsKeyPath = path
-        case _ where Self.notYetSupported.contains(key):
-            throw Invalid(description: "\(source): \(key) is not supported by this build yet")
+        case "jwt":
+            guard case .object(let object) = value else { throw fail(#"an object {"algorithm": ..., "secret" or "public_key": ...}"#) }
+            for name in object.keys where !["algorithm", "secret", "public_key", "audience"].contains(name) {
+                throw Invalid(description: "\(source): jwt: unknown key '\(name)'")
+            }
+            guard let name = object["algorithm"]?.stringValue, let algorithm = JWTVerifier.Algorithm(rawValue: name) else {
+                throw fail("an object whose algorithm is HS256, RS256 or ES256")
+            }
+            let keyMaterial: JWTVerifier.Key
+            switch (algorithm, object["secret"], object["public_key"]) {
+            case (.hs256, .string(let secret)?, nil) where !secret.isEmpty: keyMaterial = .secret(secret)
+            case (.rs256, nil, .string(let pem)?), (.es256, nil, .string(let pem)?): keyMaterial = .publicKeyPEM(pem)
+            case (.hs256, _, _): throw fail("an object with a non-empty \"secret\" for HS256 (and no public_key)")
+            default: throw fail("an object with a PEM \"public_key\" for \(name) (and no secret)")
+            }
+            let audience = object["audience"]
+            guard audience == nil || audience?.stringValue != nil else { throw fail("an object whose audience is a string") }
+            jwt = (algorithm, keyMaterial, audience?.stringValue)
         default:
             throw Invalid(description: "\(source): unknown key '\(key)'")
         }
     }
 
-    var accessPolicy: AccessPolicy {
-        AccessPolicy(
-            allowedUserAgents: allowedUserAgents.map(Set.init), allowedNetworks: allowedIPs, trustedProxies: trustedProxies, tokens: tokens)
+    /// The filters; loading the JWT key may fail (an error that names `jwt`).
+    func accessPolicy() async throws -> AccessPolicy {
+        var verifier: JWTVerifier? = nil
+        if let jwt {
+            do {
+                verifier = try await JWTVerifier.make(algorithm: jwt.algorithm, key: jwt.key, audience: jwt.audience)
+            } catch {
+                throw Invalid(description: "jwt: \(error)")
+            }
+        }
+        return AccessPolicy(
+            allowedUserAgents: allowedUserAgents.map(Set.init), allowedNetworks: allowedIPs, trustedProxies: trustedProxies, tokens: tokens,
+            jwt: verifier)
     }
 
     /// The TLS context of `tls_cert` and `tls_key`, or `nil` for plain HTTP.
@@ -176,6 +199,17 @@ struct Settings {
         object["aes_gcm_key"] = aesGCMKey == nil ? .null : "***"
         object["tls_cert"] = tlsCertificatePath.map(JSONValue.string) ?? .null
         object["tls_key"] = tlsKeyPath.map(JSONValue.string) ?? .null
+        if let jwt {
+            var shown: JSONObject = ["algorithm": .string(jwt.algorithm.rawValue)]
+            switch jwt.key {
+            case .secret: shown["secret"] = "***"
+            case .publicKeyPEM(let pem): shown["public_key"] = .string("(PEM, \(pem.utf8.count) bytes)")
+            }
+            shown["audience"] = jwt.audience.map(JSONValue.string) ?? .null
+            object["jwt"] = .object(shown)
+        } else {
+            object["jwt"] = .null
+        }
         return .object(object)
     }
 }

@@ -37,7 +37,8 @@ struct CLITests {
         for (config, names) in [
             (#"{"no_such_key": 1}"#, "no_such_key"), (#"{"max_body_bytes": "big"}"#, "max_body_bytes"),
             (#"{"allowed_ips": ["10.0.0.0/99"]}"#, "allowed_ips"), (#"{"tokens": []}"#, "tokens"),
-            (#"{"jwt": {"algorithm": "HS256", "secret": "x"}}"#, "jwt"), (#"{"aes_gcm_key": "c2hvcnQ="}"#, "aes_gcm_key"),
+            (#"{"jwt": {"algorithm": "none", "secret": "x"}}"#, "jwt"), (#"{"jwt": {"algorithm": "ES256", "public_key": "junk"}}"#, "jwt"),
+            (#"{"jwt": {"algorithm": "HS256", "secret": "x", "public_key": "y"}}"#, "jwt"), (#"{"aes_gcm_key": "c2hvcnQ="}"#, "aes_gcm_key"),
             (#"{"legacy_aes_key": "short"}"#, "legacy_aes_key"), (#"{"tokens": "#, "not valid JSON"), ("[1]", "JSON object"),
         ] {
             let (status, output) = try await serve(config: config)
@@ -49,7 +50,7 @@ struct CLITests {
         #expect(badEnvStatus != 0 && badEnv.contains("SWIFTRPC_MAX_CONNECTIONS"))
 
         let (status, printed) = try await serve(
-            config: #"{"max_body_bytes": 10, "allowed_ips": ["127.0.0.1"], "legacy_aes_key": "123xiaorui456789"}"#,
+            config: #"{"max_body_bytes": 10, "allowed_ips": ["127.0.0.1"], "legacy_aes_key": "123xiaorui456789", "jwt": {"algorithm": "HS256", "secret": "hmac-secret-of-at-least-thirty-two-bytes"}}"#,
             environment: ["SWIFTRPC_TOKENS": "alpha, beta"], ["--print-config"])
         #expect(status == 0)
         let json = try JSONParser.parse(printed.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -57,7 +58,10 @@ struct CLITests {
         #expect(json["max_body_bytes"] == 10)
         #expect(json["allowed_ips"] == ["127.0.0.1"])
         #expect(json["legacy_aes_key"] == "***")
-        #expect(!printed.contains("alpha") && !printed.contains("xiaorui"))
+        #expect(json["jwt"] == ["algorithm": "HS256", "secret": "***", "audience": nil])
+        #expect(!printed.contains("alpha") && !printed.contains("xiaorui") && !printed.contains("hmac-secret"))
+        let (shortStatus, short) = try await serve(config: #"{"jwt": {"algorithm": "HS256", "secret": "short"}}"#)
+        #expect(shortStatus != 0 && short.contains("jwt") && short.contains("32 bytes"))
     }
 
     @Test func bindingBeyondLoopbackWithoutAuthenticationWarns() async throws {
