@@ -175,6 +175,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The request decoder under libFuzzer (scripts/fuzz); a plain build replays inputs.
+        .target(name: "CFuzzDriver", path: "Tests/Fuzz/CFuzzDriver"),
+        .executableTarget(
+            name: "FuzzRequestDecoder",
+            dependencies: ["SwiftRPC", "CFuzzDriver"],
+            path: "Tests/Fuzz/FuzzRequestDecoder",
+            swiftSettings: swiftSettings
+        ),
+
         // Tests: each starts its own redis-server where it needs one.
         .target(
             name: "TestSupport",
@@ -196,7 +205,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "swift-rpc", "swift-rpc-worker", "SwiftRPCWorker", "SwiftRPCRedis", "SwiftRPCServer", "TestSupport", "ProcessSupport",
+                "swift-rpc", "swift-rpc-worker", "FuzzRequestDecoder", "SwiftRPCWorker", "SwiftRPCRedis", "SwiftRPCServer", "TestSupport",
+                "ProcessSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings

@@ -84,8 +84,12 @@ public final class Worker: Service {
 
     public func run() async throws {
         blockingPool.start()
-        defer { Task { try? await blockingPool.shutdownGracefully() } }
-        try await registerUntilRedisAnswers()
+        do {
+            try await registerUntilRedisAnswers()
+        } catch {
+            try? await blockingPool.shutdownGracefully()
+            throw error
+        }
         logger.info(
             "worker started",
             metadata: [
@@ -105,6 +109,9 @@ public final class Worker: Service {
         }
         await drain()
         try? await jobs.deregister(worker: id)
+        // A blocking job still running after the grace period (put back on its queue) keeps its
+        // thread; waiting for it would keep the process from exiting.
+        if running.withLock(\.isEmpty) { try? await blockingPool.shutdownGracefully() }
         logger.info("worker stopped")
     }
 

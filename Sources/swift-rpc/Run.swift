@@ -149,11 +149,14 @@ final class Supervisor: Service {
 
     private func waitForRedis(_ url: String) async throws {
         let client = RedisClient(configuration: try RedisConfiguration(url: url), logger: logger)
-        defer { Task { await client.shutdown() } }
         for _ in 0..<200 {
-            if (try? await client.ping()) != nil { return }
+            if (try? await client.ping()) != nil {
+                await client.shutdown()
+                return
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
+        await client.shutdown()
         throw ValidationError("the private redis-server did not answer within 10 s (see its redis.log)")
     }
 }

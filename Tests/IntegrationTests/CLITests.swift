@@ -79,8 +79,7 @@ struct CLITests {
     }
 
     @Test func inspectionCommandsAndCall() async throws {
-        let stack = try await Stack.start()
-        defer { Task { await stack.stop() } }
+        try await Stack.with { stack in
         try await stack.startWorker()
         let redis = ["--redis", stack.redis.url]
         let dir = stack.directory
@@ -119,6 +118,7 @@ struct CLITests {
         #expect(purged.output.contains("purged 1"))
         #expect(try await stack.client.llen("swiftrpc:failed:default") == 0)
         #expect(try await swiftRPC(["failed", "retry", failedID] + redis, in: dir).status != 0)
+        }
     }
 
     @Test(.timeLimit(.minutes(2)))

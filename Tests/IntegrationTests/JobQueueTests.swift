@@ -9,15 +9,7 @@ import TestSupport
 @Suite("Job queue with real processes", .serialized)
 struct JobQueueTests {
     func withStack(_ body: (Stack) async throws -> Void) async throws {
-        let stack = try await Stack.start()
-        do {
-            try await body(stack)
-        } catch {
-            print("front log:\n\(stack.log("front.log"))\nworker log:\n\(stack.log("worker1.log"))")
-            await stack.stop()
-            throw error
-        }
-        await stack.stop()
+        try await Stack.with(body)
     }
 
     @Test func aJobRunsAndItsHashHoldsTheSpecFields() async throws {
@@ -158,11 +150,16 @@ struct JobQueueTests {
             // Inline calls still work while Redis is away.
             #expect(try await stack.call("add", ["args": [2, 2]]).response == 4)
             let restarted = try await RedisServer.start(port: stack.redis.port, directory: stack.redis.directory)
-            defer { Task { await restarted.stop() } }
-            try await waitUntil(seconds: 15) { (try? await stack.workerIDs().isEmpty) == false }
-            let id = try await stack.enqueue("test_mq", ["args": [20, 22]])
-            let job = try await stack.waitForJob(id)
-            #expect(job["result"] == 42)
+            do {
+                try await waitUntil(seconds: 15) { (try? await stack.workerIDs().isEmpty) == false }
+                let id = try await stack.enqueue("test_mq", ["args": [20, 22]])
+                let job = try await stack.waitForJob(id)
+                #expect(job["result"] == 42)
+            } catch {
+                await restarted.stop()
+                throw error
+            }
+            await restarted.stop()
         }
     }
 

@@ -32,7 +32,9 @@ public final class RedisServer: Sendable {
                 arguments: [
                     "--port", String(port), "--bind", "127.0.0.1", "--dir", directory, "--save", "", "--appendonly", "no",
                     "--daemonize", "no", "--logfile", "redis.log",
-                ] + arguments)
+                ] + arguments,
+                // Never the test runner's stdout: a child left holding it would keep `swift test` waiting.
+                outputPath: directory + "/stdout.log")
             let server = RedisServer(port: port, directory: directory, process: process)
             if await server.waitUntilReady() { return server }
             await process.terminate(grace: .seconds(2))

@@ -27,6 +27,20 @@ public final class Stack: @unchecked Sendable {
 
     public var directory: String { redis.directory }
 
+    /// Runs `body` with a started stack and stops it afterwards, whatever `body` does
+    /// (awaited: a stopped test process must leave no child behind).
+    public static func with(front: Bool = true, _ body: (Stack) async throws -> Void) async throws {
+        let stack = try await start(front: front)
+        do {
+            try await body(stack)
+        } catch {
+            print("front log:\n\(stack.log("front.log"))\nworker log:\n\(stack.log("worker1.log"))")
+            await stack.stop()
+            throw error
+        }
+        await stack.stop()
+    }
+
     public static func start(front: Bool = true) async throws -> Stack {
         let redis = try await RedisServer.start()
         let stack = Stack(redis: redis)
