@@ -11,13 +11,13 @@ final class ConnectionCounter: Sendable {
 }
 
 /// First in every connection's pipeline: a connection over the limit gets a 503 (written as
-/// raw bytes, before any HTTP handler sees it) and is closed.
-final class ConnectionLimitHandler: ChannelInboundHandler {
+/// raw bytes, before any HTTP handler sees it) and is closed. An admitted connection is
+/// counted until it closes, and the handler leaves the pipeline (no cost per request).
+final class ConnectionLimitHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let counter: ConnectionCounter
-    private var counted = false
 
     init(counter: ConnectionCounter) { self.counter = counter }
 
@@ -32,22 +32,15 @@ final class ConnectionLimitHandler: ChannelInboundHandler {
             buffer.writeBytes(body)
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
-            return
+            return  // a refused connection's bytes stop here: channelActive and reads go no further
         }
-        counted = true
+        let counter = counter
+        context.channel.closeFuture.whenComplete { _ in counter.open.wrappingSubtract(1, ordering: .relaxed) }
         context.fireChannelActive()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        if counted {
-            counter.open.wrappingSubtract(1, ordering: .relaxed)
-            counted = false
-        }
-        context.fireChannelInactive()
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        // A refused connection's bytes go nowhere.
-        if counted { context.fireChannelRead(data) }
+        // Only a refused connection still has this handler; its bytes go nowhere.
     }
 }

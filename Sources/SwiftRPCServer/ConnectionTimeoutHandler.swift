@@ -4,9 +4,10 @@ import SwiftRPC
 /// Per-connection timers, in front of the HTTP decoder: a kept-alive connection with no
 /// request for `idleTimeout` is closed; a request that has not fully arrived `requestTimeout`
 /// after its first byte (a slow or stalled client) gets 408 and the connection is closed.
-final class ConnectionTimeoutHandler: ChannelDuplexHandler {
+/// Requests only note timestamps; one timer per connection checks them and re-arms itself
+/// at the next deadline, so the hot path schedules nothing.
+final class ConnectionTimeoutHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
-    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     /// Told by the HTTP handler of the same connection when a request has fully arrived and
@@ -19,10 +20,11 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler {
     private let idleTimeout: TimeAmount
     private let requestTimeout: TimeAmount
     let events = Events()
-    private var idleTimer: Scheduled<Void>?
-    private var requestTimer: Scheduled<Void>?
-    /// A request has fully arrived and is being answered: its time no longer counts.
-    private var answering = false
+    /// When the first byte of the request now arriving came; `nil` between requests.
+    private var requestStartedAt: NIODeadline?
+    /// Since when the connection has had nothing to do; `nil` while a request is in hand.
+    private var idleSince: NIODeadline?
+    private var check: Scheduled<Void>?
 
     init(idleTimeout: TimeAmount, requestTimeout: TimeAmount) {
         self.idleTimeout = idleTimeout
@@ -30,51 +32,61 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         events.requestArrived = {
-            let (handler, _) = loopBound.value
-            handler.requestTimer?.cancel()
-            handler.requestTimer = nil
-            // A pipelined request may arrive after the idle timer was armed for the one before.
-            handler.idleTimer?.cancel()
-            handler.idleTimer = nil
-            handler.answering = true
+            loopBound.value.requestStartedAt = nil
+            loopBound.value.idleSince = nil
         }
         events.answerWritten = {
-            let (handler, context) = loopBound.value
-            handler.answering = false
-            handler.armIdleTimer(context: context)
+            loopBound.value.idleSince = .now()
         }
-        if context.channel.isActive { armIdleTimer(context: context) }
+        if context.channel.isActive { start(context: context) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        armIdleTimer(context: context)
+        start(context: context)
         context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        idleTimer?.cancel()
-        idleTimer = nil
-        if requestTimer == nil && !answering {
-            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            requestTimer = context.eventLoop.scheduleTask(in: requestTimeout) {
-                let (handler, context) = loopBound.value
-                handler.refuseSlowRequest(context: context)
-            }
-        }
+        // Bytes while idle start a request; bytes while one is answered (pipelining) wait their turn.
+        if requestStartedAt == nil && idleSince != nil { requestStartedAt = .now() }
+        idleSince = nil
         context.fireChannelRead(data)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        idleTimer?.cancel()
-        requestTimer?.cancel()
+        check?.cancel()
     }
 
-    private func armIdleTimer(context: ChannelHandlerContext) {
-        idleTimer?.cancel()
-        let channel = context.channel
-        idleTimer = context.eventLoop.scheduleTask(in: idleTimeout) { channel.close(promise: nil) }
+    private func start(context: ChannelHandlerContext) {
+        guard check == nil else { return }
+        idleSince = .now()
+        arm(at: .now() + min(idleTimeout, requestTimeout), context: context)
+    }
+
+    private func arm(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        check = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = loopBound.value
+            handler.fire(context: context)
+        }
+    }
+
+    private func fire(context: ChannelHandlerContext) {
+        let now = NIODeadline.now()
+        if let started = requestStartedAt, now - started >= requestTimeout {
+            refuseSlowRequest(context: context)
+            return
+        }
+        if let idle = idleSince, now - idle >= idleTimeout {
+            context.close(promise: nil)
+            return
+        }
+        var next = now + min(idleTimeout, requestTimeout)
+        if let started = requestStartedAt { next = min(next, started + requestTimeout) }
+        if let idle = idleSince { next = min(next, idle + idleTimeout) }
+        arm(at: next, context: context)
     }
 
     private func refuseSlowRequest(context: ChannelHandlerContext) {
