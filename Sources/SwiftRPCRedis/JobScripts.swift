@@ -4,6 +4,9 @@ import Redis
 /// without its hash, and two workers or recoverers racing cannot both move the same job.
 /// (Scripts that build key names from ids or queue names assume a single Redis, not a cluster.)
 enum JobScripts {
+    /// Every script, for a start-up check that they all compile.
+    static var all: [RedisScript] { [enqueue, take, start, finish, fail, promote, recover, requeue, retryFailed] }
+
     /// KEYS: job, queue list, queues set, scheduled. ARGV: id, func, queue, args, kwargs,
     /// max_attempts, enqueued_at, due time ("" to queue now). Returns {created, status, queue}.
     static let enqueue = RedisScript(
@@ -25,16 +28,27 @@ enum JobScripts {
         return {1, status, ARGV[3]}
         """)
 
+    /// Timestamps come from the clocks of the front and the workers, which never agree exactly
+    /// (they may be other machines). ISO-8601 texts of one format order as strings, so a
+    /// later step's time is clamped to at least the earlier step's: enqueued ≤ started ≤ ended.
+    private static let notBefore = """
+        local function not_before(time, key, field)
+          local earlier = redis.call('HGET', key, field)
+          if earlier and earlier > time then return earlier end
+          return time
+        end
+        """
+
     /// Marks the job whose id is `id` (already in the worker's active list) started, or drops
     /// the id when its hash is gone. Shared by `take` and `start`.
-    private static let startOne = """
+    private static let startOne = notBefore + "\n" + """
         local function start_one(prefix, active, worker, now, id, taken)
           local jkey = prefix .. ':job:' .. id
           if redis.call('EXISTS', jkey) == 0 then
             redis.call('LREM', active, 1, id)
             return
           end
-          redis.call('HSET', jkey, 'status', 'started', 'started_at', now, 'worker', worker)
+          redis.call('HSET', jkey, 'status', 'started', 'started_at', not_before(now, jkey, 'enqueued_at'), 'worker', worker)
           redis.call('HDEL', jkey, 'ended_at', 'result')
           local attempts = redis.call('HINCRBY', jkey, 'attempts', 1)
           local f = redis.call('HMGET', jkey, 'func', 'queue', 'args', 'kwargs', 'max_attempts')
@@ -71,10 +85,10 @@ enum JobScripts {
     /// KEYS: job, active list, worker hash. ARGV: id, result, ended_at, result_ttl, channel, worker.
     /// A worker that lost the job (declared dead, job run elsewhere) writes nothing.
     static let finish = RedisScript(
-        """
+        notBefore + "\n" + """
         redis.call('LREM', KEYS[2], 1, ARGV[1])
         if redis.call('HGET', KEYS[1], 'worker') ~= ARGV[6] then return 0 end
-        redis.call('HSET', KEYS[1], 'status', 'finished', 'result', ARGV[2], 'ended_at', ARGV[3])
+        redis.call('HSET', KEYS[1], 'status', 'finished', 'result', ARGV[2], 'ended_at', not_before(ARGV[3], KEYS[1], 'started_at'))
         redis.call('HDEL', KEYS[1], 'error')
         redis.call('EXPIRE', KEYS[1], ARGV[4])
         if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HINCRBY', KEYS[3], 'jobs_finished', 1) end
@@ -86,7 +100,7 @@ enum JobScripts {
     /// ("" when no retry is left), failure_ttl, prefix, channel, worker.
     /// Returns 1 when scheduled for a retry, 2 when failed for good, 0 when the job was lost.
     static let fail = RedisScript(
-        """
+        notBefore + "\n" + """
         redis.call('LREM', KEYS[2], 1, ARGV[1])
         if redis.call('HGET', KEYS[1], 'worker') ~= ARGV[8] then return 0 end
         redis.call('HSET', KEYS[1], 'error', ARGV[2])
@@ -96,7 +110,7 @@ enum JobScripts {
           return 1
         end
         local queue = redis.call('HGET', KEYS[1], 'queue')
-        redis.call('HSET', KEYS[1], 'status', 'failed', 'ended_at', ARGV[3])
+        redis.call('HSET', KEYS[1], 'status', 'failed', 'ended_at', not_before(ARGV[3], KEYS[1], 'started_at'))
         redis.call('EXPIRE', KEYS[1], ARGV[5])
         redis.call('LPUSH', ARGV[6] .. ':failed:' .. queue, ARGV[1])
         if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('HINCRBY', KEYS[4], 'jobs_failed', 1) end

@@ -101,19 +101,10 @@ public struct BodyEncryption: Sendable {
         bytes.reserveCapacity(body.count / 2)
         var index = 0
         while index < body.count {
-            guard let high = hexValue(body[index]), let low = hexValue(body[index + 1]) else { return nil }
+            guard let high = FormDecoder.hexDigitValue(body[index]), let low = FormDecoder.hexDigitValue(body[index + 1]) else { return nil }
             bytes.append(high << 4 | low)
             index += 2
         }
         return bytes
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

@@ -21,25 +21,16 @@ struct EncryptionTests {
     let runs = Runs()
 
     func withServer(_ body: (Int) async throws -> Void) async throws {
-        var registry = FunctionRegistry()
-        registerExampleFunctions(in: &registry)
         let runs = self.runs
-        registry.register("count", .int("n")) { args in
-            runs.value.wrappingAdd(1, ordering: .relaxed)
-            return try args.int("n")
+        let registry = exampleRegistry { registry in
+            registry.register("count", .int("n")) { args in
+                runs.value.wrappingAdd(1, ordering: .relaxed)
+                return try args.int("n")
+            }
         }
-        let router = RPCRouter(
-            registry: registry, jobs: nil,
-            configuration: .init(encryption: BodyEncryption(legacyAESKey: Self.legacyKey, gcmKey: Self.gcmKey)), logger: Logger(label: "enc"))
-        let server = RPCServer(configuration: .init(host: "127.0.0.1", port: 0), router: router, logger: Logger(label: "enc"))
-        let port = try await server.start().port!
-        do {
-            try await body(port)
-        } catch {
-            await server.shutdown()
-            throw error
-        }
-        await server.shutdown()
+        try await withTestServer(
+            registry: registry, router: .init(encryption: BodyEncryption(legacyAESKey: Self.legacyKey, gcmKey: Self.gcmKey))
+        ) { port, _ in try await body(port) }
     }
 
     func post(_ port: Int, _ path: String, _ body: String, mode: String) async throws -> RawHTTPResponse {
@@ -117,14 +108,12 @@ struct EncryptionTests {
         try await withServer { (port: Int) async throws in
             #expect(try await post(port, "/count", #"{"args": [1]}"#, mode: "rot13").status == 400)
         }
-        let router = RPCRouter(registry: FunctionRegistry(), jobs: nil, logger: Logger(label: "enc"))
-        let server = RPCServer(configuration: .init(host: "127.0.0.1", port: 0), router: router, logger: Logger(label: "enc"))
-        let port = try await server.start().port!
-        for mode in ["aes", "aes-gcm"] {
-            let refused = try await post(port, "/count", "00", mode: mode)
-            #expect(refused.status == 400 && refused.text.contains("not enabled"))
+        try await withTestServer(registry: FunctionRegistry()) { port, _ in
+            for mode in ["aes", "aes-gcm"] {
+                let refused = try await post(port, "/count", "00", mode: mode)
+                #expect(refused.status == 400 && refused.text.contains("not enabled"))
+            }
         }
-        await server.shutdown()
         #expect(runs.load(ordering: .relaxed) == 0)
     }
 }

@@ -20,18 +20,7 @@ struct JWTTests {
     }
 
     func withServer(_ policy: AccessPolicy, _ body: (Int) async throws -> Void) async throws {
-        var registry = FunctionRegistry()
-        registerExampleFunctions(in: &registry)
-        let router = RPCRouter(registry: registry, jobs: nil, configuration: .init(accessPolicy: policy), logger: Logger(label: "jwt"))
-        let server = RPCServer(configuration: .init(host: "127.0.0.1", port: 0), router: router, logger: Logger(label: "jwt"))
-        let port = try await server.start().port!
-        do {
-            try await body(port)
-        } catch {
-            await server.shutdown()
-            throw error
-        }
-        await server.shutdown()
+        try await withTestServer(router: .init(accessPolicy: policy)) { port, _ in try await body(port) }
     }
 
     func add(_ port: Int, bearer: String) async throws -> RawHTTPResponse {

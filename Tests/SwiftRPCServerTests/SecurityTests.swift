@@ -17,20 +17,10 @@ struct SecurityTests {
         policy: AccessPolicy = AccessPolicy(), maxConnections: Int = 10_000, jobs: (any JobQueueDriver)? = nil,
         idleTimeout: Duration = .seconds(60), requestTimeout: Duration = .seconds(30), _ body: (Int) async throws -> Void
     ) async throws {
-        var registry = FunctionRegistry()
-        registerExampleFunctions(in: &registry)
-        let router = RPCRouter(registry: registry, jobs: jobs, configuration: .init(accessPolicy: policy), logger: Self.logger)
-        let server = RPCServer(
-            configuration: .init(host: "127.0.0.1", port: 0, maxConnections: maxConnections, idleTimeout: idleTimeout, requestTimeout: requestTimeout),
-            router: router, logger: Self.logger)
-        let port = try await server.start().port!
-        do {
-            try await body(port)
-        } catch {
-            await server.shutdown()
-            throw error
-        }
-        await server.shutdown()
+        try await withTestServer(
+            jobs: jobs, router: .init(accessPolicy: policy),
+            server: .init(host: "127.0.0.1", port: 0, maxConnections: maxConnections, idleTimeout: idleTimeout, requestTimeout: requestTimeout)
+        ) { port, _ in try await body(port) }
     }
 
     func add(_ port: Int, headers: [(String, String)] = []) async throws -> RawHTTPResponse {

@@ -40,8 +40,7 @@ struct ServerTests {
     static let logger = Logger(label: "server-tests")
 
     static func registry(gate: Gate = Gate()) -> FunctionRegistry {
-        var registry = FunctionRegistry()
-        registerExampleFunctions(in: &registry)
+        exampleRegistry { registry in
         registry.registerAsync("slow_async", .double("seconds"), timeout: .milliseconds(200)) { args in
             try await Task.sleep(for: .seconds(try args.double("seconds")))
             return "woke"
@@ -54,23 +53,16 @@ struct ServerTests {
             try gate.pass()
             return "passed"
         }
-        return registry
+        }
     }
 
     func withServer(
         gate: Gate = Gate(), jobs: (any JobQueueDriver)? = nil, router routerConfiguration: RPCRouter.Configuration = .init(),
         maxBodyBytes: Int = 1_048_576, _ body: (Int, RPCServer) async throws -> Void
     ) async throws {
-        let router = RPCRouter(registry: Self.registry(gate: gate), jobs: jobs, configuration: routerConfiguration, logger: Self.logger)
-        let server = RPCServer(configuration: .init(host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes), router: router, logger: Self.logger)
-        let address = try await server.start()
-        do {
-            try await body(address.port!, server)
-        } catch {
-            await server.shutdown()
-            throw error
-        }
-        await server.shutdown()
+        try await withTestServer(
+            registry: Self.registry(gate: gate), jobs: jobs, router: routerConfiguration,
+            server: .init(host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes), body)
     }
 
     // MARK: - SPEC §3 answers and error rows

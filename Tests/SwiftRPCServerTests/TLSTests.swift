@@ -37,13 +37,7 @@ struct TLSTests {
             configuration: .makeServerConfiguration(
                 certificateChain: certificates.map { .certificate($0) }, privateKey: .privateKey(try NIOSSLPrivateKey(file: keyPath, format: .pem))))
 
-        var registry = FunctionRegistry()
-        registerExampleFunctions(in: &registry)
-        let logger = Logger(label: "tls")
-        let server = RPCServer(
-            configuration: .init(host: "127.0.0.1", port: 0, tls: context), router: RPCRouter(registry: registry, jobs: nil, logger: logger),
-            logger: logger)
-        let port = try await server.start().port!
+        try await withTestServer(server: .init(host: "127.0.0.1", port: 0, tls: context)) { port, _ in
 
         var trusting = TLSConfiguration.makeClientConfiguration()
         trusting.trustRoots = .certificates(certificates)
@@ -69,7 +63,6 @@ struct TLSTests {
         try await plain.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         let answer: RawHTTPResponse?? = try? await plain.readResponse()
         #expect(answer?.flatMap { $0 }?.status != 200)
-
-        await server.shutdown()
+        }
     }
 }
