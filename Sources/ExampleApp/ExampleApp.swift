@@ -16,9 +16,7 @@ public func registerExampleFunctions(in registry: inout FunctionRegistry) {
         "this is test \(args.text("a")) \(args.text("name"))"
     }
     registry.register("add", .int("a"), .int("b")) { args in
-        let (sum, overflow) = try args.int("a").addingReportingOverflow(try args.int("b"))
-        if overflow { throw FunctionError("add: the sum does not fit in a 64-bit integer") }
-        return sum
+        try checkedSum(args, function: "add")
     }
     registry.register("echo", .any("value")) { args in
         args["value"]
@@ -34,9 +32,7 @@ public func registerExampleFunctions(in registry: inout FunctionRegistry) {
         return "You said "
     }
     registry.registerMQ("test_mq", .int("a"), .int("b")) { args in
-        let (sum, overflow) = try args.int("a").addingReportingOverflow(try args.int("b"))
-        if overflow { throw FunctionError("test_mq: the sum does not fit in a 64-bit integer") }
-        return sum
+        try checkedSum(args, function: "test_mq")
     }
     registry.registerMQ("go", .double("seconds", default: 1)) { args in
         let seconds = try args.double("seconds")
@@ -46,6 +42,13 @@ public func registerExampleFunctions(in registry: inout FunctionRegistry) {
     registry.registerMQ("fail_mq", .any("message")) { (args) async throws -> JSONValue in
         throw FunctionError(args.text("message"))
     }
+}
+
+/// `a + b`, or a function error when the sum does not fit in 64 bits (never a crash).
+func checkedSum(_ args: Arguments, function: String) throws -> Int {
+    let (sum, overflow) = try args.int("a").addingReportingOverflow(try args.int("b"))
+    if overflow { throw FunctionError("\(function): the sum does not fit in a 64-bit integer") }
+    return sum
 }
 
 /// Blocks the calling thread (the point of `test_block`: it stands for blocking I/O).

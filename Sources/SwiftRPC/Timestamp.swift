@@ -4,6 +4,13 @@ import Glibc
 import Darwin
 #endif
 
+extension Duration {
+    /// The duration in seconds, with its fraction.
+    public var inSeconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
+
 /// Wall-clock times as the job hash and JSON hold them: ISO-8601 UTC with milliseconds and `Z`.
 public enum Timestamp {
     /// Seconds since the Unix epoch, with sub-second precision.

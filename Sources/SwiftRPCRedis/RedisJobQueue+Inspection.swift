@@ -8,11 +8,6 @@ public struct WorkerStatus: Sendable {
     public var currentJobs: [String]
 }
 
-/// One entry of `swift-rpc failed list`.
-public struct FailedJob: Sendable {
-    public var record: JobRecord
-}
-
 extension RedisJobQueue {
     public func workers() async throws -> [WorkerStatus] {
         let ids = (try await redis.send(["SMEMBERS", keys.workers]).array ?? []).compactMap(\.string).sorted()
@@ -25,21 +20,21 @@ extension RedisJobQueue {
     }
 
     /// Failed jobs, newest first, of one queue or of every known queue.
-    public func failedJobs(queue: String?) async throws -> [FailedJob] {
+    public func failedJobs(queue: String?) async throws -> [JobRecord] {
         let queues: [String]
         if let queue {
             queues = [queue]
         } else {
             queues = (try await redis.send(["SMEMBERS", keys.queues]).array ?? []).compactMap(\.string).sorted()
         }
-        var result: [FailedJob] = []
+        var result: [JobRecord] = []
         for name in queues {
             let ids = (try await redis.send(["LRANGE", keys.failed(name), "0", "-1"]).array ?? []).compactMap(\.string)
             let hashes = try await redis.pipeline(ids.map { ["HGETALL", keys.job($0)] })
             for (id, hash) in zip(ids, hashes) {
                 var fields = hash.fields ?? [:]
                 if fields.isEmpty { fields = ["id": id, "queue": name, "status": "failed"] }  // hash expired
-                result.append(FailedJob(record: JobRecord(fields: fields)))
+                result.append(JobRecord(fields: fields))
             }
         }
         return result
@@ -54,8 +49,8 @@ extension RedisJobQueue {
     /// Deletes failed jobs (hashes and list) of one queue or of all; returns how many.
     public func purgeFailed(queue: String?) async throws -> Int {
         let jobs = try await failedJobs(queue: queue)
-        let queues = Set(jobs.map(\.record.queue)).union(queue.map { [$0] } ?? [])
-        let commands = jobs.map { ["DEL", keys.job($0.record.id)] } + queues.map { ["DEL", keys.failed($0)] }
+        let queues = Set(jobs.map(\.queue)).union(queue.map { [$0] } ?? [])
+        let commands = jobs.map { ["DEL", keys.job($0.id)] } + queues.map { ["DEL", keys.failed($0)] }
         if !commands.isEmpty { _ = try await redis.pipeline(commands) }
         return jobs.count
     }

@@ -78,9 +78,8 @@ extension RedisJobQueue {
     /// Waits up to `timeout` on `connection` (one of the worker's own: the command blocks it)
     /// for a job on `queue`, moves it into the active list and starts it.
     public func blockingTake(worker: String, queue: String, timeout: Duration, connection: RedisConnection) async throws -> TakenJob? {
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         let reply = try await connection.pipeline(
-            [["BLMOVE", keys.queue(queue), keys.active(worker), "RIGHT", "LEFT", String(seconds)]], extraTimeout: timeout)[0]
+            [["BLMOVE", keys.queue(queue), keys.active(worker), "RIGHT", "LEFT", String(timeout.inSeconds)]], extraTimeout: timeout)[0]
         if case .error(let message) = reply { throw RedisClientError(.serverError, message) }
         guard let id = reply.string else { return nil }
         let started = try await redis.run(JobScripts.start, keys: [keys.active(worker)], arguments: [keys.prefix, worker, Timestamp.iso8601(), id])

@@ -212,7 +212,7 @@ public final class Worker: Service {
             let code = error.code == .timeout ? "timeout" : "function_error"
             let retry = job.attempts < job.maxAttempts && error.code != .invalidArguments
             let backoff = options.retryBackoff * (1 << min(job.attempts - 1, 20))
-            let retryAt = retry ? Timestamp.now() + Double(backoff.components.seconds) + Double(backoff.components.attoseconds) / 1e18 : nil
+            let retryAt = retry ? Timestamp.now() + backoff.inSeconds : nil
             await record(job, logger: logger) {
                 try await self.jobs.fail(
                     job: job.id, worker: self.id, error: ["code": .string(code), "message": .string(error.message)], retryAt: retryAt,

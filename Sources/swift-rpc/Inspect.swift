@@ -131,7 +131,7 @@ struct Failed: AsyncParsableCommand {
                 return options.print(
                     json: .array(
                         failed.map {
-                            let json = $0.record.json
+                            let json = $0.json
                             return [
                                 "job_id": json["job_id"] ?? .null, "queue": json["queue"] ?? .null, "func": json["func"] ?? .null,
                                 "error": json["error"] ?? .null, "attempts": json["attempts"] ?? .null, "ended_at": json["ended_at"] ?? .null,
@@ -140,8 +140,7 @@ struct Failed: AsyncParsableCommand {
             }
             printTable(
                 ["JOB", "QUEUE", "FUNC", "ATTEMPTS", "ENDED", "ERROR"],
-                failed.map {
-                    let record = $0.record
+                failed.map { record in
                     let error = record.error?["message"]?.stringValue ?? record.error?.plainText ?? "-"
                     return [record.id, record.queue, record.function, String(record.attempts), record.fields["ended_at"] ?? "-", error]
                 })

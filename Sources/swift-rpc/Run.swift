@@ -106,7 +106,7 @@ final class Supervisor: Service {
             if index == 0, let redisURL { try await waitForRedis(redisURL) }
         }
         await withGracefulShutdownHandler {
-            while !Task.isCancelled && !isShuttingDown.load() {
+            while !Task.isCancelled && !isShuttingDown.load(ordering: .relaxed) {
                 for (index, child) in children.enumerated() {
                     if let process = processes[index], let status = process.exitStatus() {
                         logger.error("\(child.name) exited (status \(status)); restarting in \(backoff[index])", metadata: ["pid": "\(process.pid)"])
@@ -122,7 +122,7 @@ final class Supervisor: Service {
                 try? await Task.sleep(for: .milliseconds(200))
             }
         } onGracefulShutdown: {
-            self.isShuttingDown.set()
+            self.isShuttingDown.store(true, ordering: .relaxed)
         }
         // The front stops taking calls first, then the workers finish their jobs, Redis last.
         for stage in Set(children.map(\.stopStage)).sorted() {
@@ -139,7 +139,7 @@ final class Supervisor: Service {
         }
     }
 
-    private let isShuttingDown = ShutdownFlag()
+    private let isShuttingDown = Atomic<Bool>(false)
 
     private func spawn(_ child: Child) throws -> ChildProcess {
         let process = try ChildProcess(executable: child.executable, arguments: child.arguments, ownProcessGroup: true)
@@ -159,11 +159,4 @@ final class Supervisor: Service {
         await client.shutdown()
         throw ValidationError("the private redis-server did not answer within 10 s (see its redis.log)")
     }
-}
-
-/// A flag set once, read from any thread.
-final class ShutdownFlag: Sendable {
-    private let value = Mutex(false)
-    func set() { value.withLock { $0 = true } }
-    func load() -> Bool { value.withLock { $0 } }
 }

@@ -54,13 +54,15 @@ public final class RawHTTPConnection: @unchecked Sendable {
     }
 
     public func send(_ bytes: [UInt8]) async throws {
-        try await onOwnThread {
-            var offset = 0
-            while offset < bytes.count {
-                let written = bytes[offset...].withUnsafeBytes { Glibc.send(self.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                guard written > 0 else { throw TestSupportError("send() failed: errno \(errno)") }
-                offset += written
-            }
+        try await onOwnThread { try self.sendBlocking(bytes) }
+    }
+
+    private func sendBlocking(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard written > 0 else { throw TestSupportError("send() failed: errno \(errno)") }
+            offset += written
         }
     }
 
@@ -72,13 +74,7 @@ public final class RawHTTPConnection: @unchecked Sendable {
     /// Sends a request and reads its answer on the calling thread (for measurements that
     /// must not include a thread hop; never call it from Swift concurrency).
     public func exchangeBlocking(_ request: String) throws -> RawHTTPResponse? {
-        let bytes = Array(request.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard written > 0 else { throw TestSupportError("send() failed: errno \(errno)") }
-            offset += written
-        }
+        try sendBlocking(Array(request.utf8))
         return try readResponseBlocking()
     }
 
