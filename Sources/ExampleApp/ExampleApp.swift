@@ -36,6 +36,10 @@ public func registerExampleFunctions(in registry: inout FunctionRegistry) {
     }
     registry.registerMQ("go", .double("seconds", default: 1)) { args in
         let seconds = try args.double("seconds")
+        // Bounded: `Duration.seconds` traps on values such as 1e21.
+        guard seconds.isFinite, seconds >= 0, seconds <= 3600 else {
+            throw FunctionError("seconds must be between 0 and 3600")
+        }
         try await Task.sleep(for: .seconds(seconds))
         return "done after \(JSONValue.double(seconds).jsonText)s"
     }

@@ -3,9 +3,17 @@ import Redis
 /// The Lua scripts that move jobs. Each runs atomically in Redis, so no id is ever in a list
 /// without its hash, and two workers or recoverers racing cannot both move the same job.
 /// (Scripts that build key names from ids or queue names assume a single Redis, not a cluster.)
+///
+/// Leases: each start of a job is a delivery with a token of its own, stored in the job's
+/// `lease` field while the job is `started`. Finishing, failing, retrying, deferring and
+/// requeueing a job all act only while the caller's token is still that field; recovery of a
+/// lost delivery clears it. So a delivery that lost the job (its worker was declared dead, or
+/// the job went back at the end of a grace period) can never overwrite what came after it.
 enum JobScripts {
     /// Every script, for a start-up check that they all compile.
-    static var all: [RedisScript] { [enqueue, take, start, finish, fail, promote, recover, requeue, retryFailed] }
+    static var all: [RedisScript] {
+        [enqueue, take, start, finish, fail, deferJob, promote, recover, sweep, requeue, register, heartbeat, deregister, retryFailed, purgeFailed, trimFailed]
+    }
 
     /// KEYS: job, queue list, queues set, scheduled. ARGV: id, func, queue, args, kwargs,
     /// max_attempts, enqueued_at, due time ("" to queue now). Returns {created, status, queue}.
@@ -39,83 +47,161 @@ enum JobScripts {
         end
         """
 
-    /// Marks the job whose id is `id` (already in the worker's active list) started, or drops
-    /// the id when its hash is gone. Shared by `take` and `start`.
-    private static let startOne = notBefore + "\n" + """
-        local function start_one(prefix, active, worker, now, id, taken)
-          local jkey = prefix .. ':job:' .. id
-          if redis.call('EXISTS', jkey) == 0 then
-            redis.call('LREM', active, 1, id)
-            return
-          end
-          redis.call('HSET', jkey, 'status', 'started', 'started_at', not_before(now, jkey, 'enqueued_at'), 'worker', worker)
-          redis.call('HDEL', jkey, 'ended_at', 'result')
-          local attempts = redis.call('HINCRBY', jkey, 'attempts', 1)
-          local f = redis.call('HMGET', jkey, 'func', 'queue', 'args', 'kwargs', 'max_attempts')
-          taken[#taken + 1] = {id, f[1] or '', f[2] or '', f[3] or '[]', f[4] or '{}', attempts, f[5] or '1'}
+    /// Ends a job `failed` for good: error, TTL, the failed list (trimmed to failed_max), the
+    /// worker's counter and the completion notice. `p` holds prefix, now, failure_ttl,
+    /// failed_max and channel.
+    private static let failForGood = notBefore + "\n" + """
+        local function fail_for_good(p, id, err, counter)
+          local jkey = p.prefix .. ':job:' .. id
+          local queue = redis.call('HGET', jkey, 'queue')
+          redis.call('HSET', jkey, 'status', 'failed', 'error', err, 'ended_at', not_before(p.now, jkey, 'started_at'))
+          redis.call('HDEL', jkey, 'lease')
+          redis.call('EXPIRE', jkey, p.failure_ttl)
+          local fkey = p.prefix .. ':failed:' .. queue
+          redis.call('LPUSH', fkey, id)
+          redis.call('LTRIM', fkey, 0, p.failed_max - 1)
+          if counter and redis.call('EXISTS', counter) == 1 then redis.call('HINCRBY', counter, 'jobs_failed', 1) end
+          redis.call('PUBLISH', p.channel, id .. ' failed')
         end
         """
 
-    /// KEYS: the worker's active list. ARGV: prefix, worker, now, most to take, queues...
+    /// A delivery that is gone (its worker died, or the take's reply never arrived): the job
+    /// goes back to the head of its queue, or fails with `worker_lost` once it has been started
+    /// max_deliveries times. A job that is not held (ended, queued elsewhere, gone) is left as
+    /// it is. `p` adds max_deliveries and the worker_lost error. Returns 1 when it moved the job.
+    private static let giveBack = failForGood + "\n" + """
+        local function give_back(p, id)
+          local jkey = p.prefix .. ':job:' .. id
+          local f = redis.call('HMGET', jkey, 'queue', 'status', 'attempts')
+          if not f[1] then return 0 end
+          if f[2] == 'started' and tonumber(f[3] or '0') >= p.max_deliveries then
+            fail_for_good(p, id, p.lost_error, nil)
+            return 1
+          end
+          if f[2] ~= 'started' and f[2] ~= 'queued' then return 0 end
+          redis.call('HSET', jkey, 'status', 'queued')
+          redis.call('HDEL', jkey, 'lease', 'worker')
+          redis.call('RPUSH', p.prefix .. ':queue:' .. f[1], id)
+          return 1
+        end
+        """
+
+    /// ARGV layout shared by every script that may fail or give back jobs, from `first` on:
+    /// prefix, now, failure_ttl, failed_max, channel, max_deliveries, worker_lost error.
+    private static func policy(from first: Int) -> String {
+        """
+        local p = {prefix = ARGV[\(first)], now = ARGV[\(first + 1)], failure_ttl = ARGV[\(first + 2)],
+          failed_max = tonumber(ARGV[\(first + 3)]), channel = ARGV[\(first + 4)], max_deliveries = tonumber(ARGV[\(first + 5)]),
+          lost_error = ARGV[\(first + 6)]}
+        """
+    }
+
+    /// Starts the job whose id is `id` (already in the worker's active list) as a delivery
+    /// with token `lease`. Only a `queued` job starts: an id whose job has ended, is gone, or
+    /// is held by another delivery is dropped from the active list instead. A start removes
+    /// any TTL (a job re-run by `failed retry` keeps its hash). Shared by `take` and `start`.
+    private static let startOne = notBefore + "\n" + """
+        local function start_one(prefix, active, worker, now, id, lease, taken)
+          local jkey = prefix .. ':job:' .. id
+          if redis.call('HGET', jkey, 'status') ~= 'queued' then
+            redis.call('LREM', active, 1, id)
+            return
+          end
+          redis.call('PERSIST', jkey)
+          redis.call('HSET', jkey, 'status', 'started', 'started_at', not_before(now, jkey, 'enqueued_at'), 'worker', worker, 'lease', lease)
+          redis.call('HDEL', jkey, 'ended_at', 'result')
+          local attempts = redis.call('HINCRBY', jkey, 'attempts', 1)
+          local f = redis.call('HMGET', jkey, 'func', 'queue', 'args', 'kwargs', 'max_attempts')
+          taken[#taken + 1] = {id, f[1] or '', f[2] or '', f[3] or '[]', f[4] or '{}', attempts, f[5] or '1', lease}
+        end
+        """
+
+    /// KEYS: the worker's active list. ARGV: prefix, worker, now, most to take, lease base, queues...
     /// Moves up to `most` ids from the queues (in priority order) into the active list and
-    /// starts them. Returns {id, func, queue, args, kwargs, attempts, max_attempts} per job.
+    /// starts them, the n-th with lease `{base}-{n}`. Returns
+    /// {id, func, queue, args, kwargs, attempts, max_attempts, lease} per job.
     static let take = RedisScript(
         startOne + "\n" + """
             local taken = {}
             local most = tonumber(ARGV[4])
-            for i = 5, #ARGV do
+            local n = 0
+            for i = 6, #ARGV do
               local qkey = ARGV[1] .. ':queue:' .. ARGV[i]
               while #taken < most do
                 local id = redis.call('LMOVE', qkey, KEYS[1], 'RIGHT', 'LEFT')
                 if not id then break end
-                start_one(ARGV[1], KEYS[1], ARGV[2], ARGV[3], id, taken)
+                n = n + 1
+                start_one(ARGV[1], KEYS[1], ARGV[2], ARGV[3], id, ARGV[5] .. '-' .. n, taken)
               end
             end
             return taken
             """)
 
-    /// KEYS: the worker's active list. ARGV: prefix, worker, now, id (moved there by BLMOVE).
+    /// KEYS: the worker's active list. ARGV: prefix, worker, now, id (moved there by BLMOVE), lease.
+    /// Does nothing when the id is no longer in the active list (a sweep gave it back).
     static let start = RedisScript(
         startOne + "\n" + """
             local taken = {}
-            start_one(ARGV[1], KEYS[1], ARGV[2], ARGV[3], ARGV[4], taken)
+            if redis.call('LPOS', KEYS[1], ARGV[4]) then
+              start_one(ARGV[1], KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], taken)
+            end
             return taken
             """)
 
-    /// KEYS: job, active list, worker hash. ARGV: id, result, ended_at, result_ttl, channel, worker.
-    /// A worker that lost the job (declared dead, job run elsewhere) writes nothing.
+    /// Checks that `lease` still holds the job and takes its id off the active list either way.
+    private static let holds = """
+        local function holds(jkey, active, id, lease)
+          redis.call('LREM', active, 1, id)
+          return redis.call('HGET', jkey, 'status') == 'started' and redis.call('HGET', jkey, 'lease') == lease
+        end
+        """
+
+    /// KEYS: job, active list, worker hash. ARGV: id, result, ended_at, result_ttl, channel, lease.
+    /// Returns 1, or 0 when the delivery no longer holds the job (nothing is written).
     static let finish = RedisScript(
-        notBefore + "\n" + """
-        redis.call('LREM', KEYS[2], 1, ARGV[1])
-        if redis.call('HGET', KEYS[1], 'worker') ~= ARGV[6] then return 0 end
+        notBefore + "\n" + holds + "\n" + """
+        if not holds(KEYS[1], KEYS[2], ARGV[1], ARGV[6]) then return 0 end
         redis.call('HSET', KEYS[1], 'status', 'finished', 'result', ARGV[2], 'ended_at', not_before(ARGV[3], KEYS[1], 'started_at'))
-        redis.call('HDEL', KEYS[1], 'error')
+        redis.call('HDEL', KEYS[1], 'error', 'lease')
         redis.call('EXPIRE', KEYS[1], ARGV[4])
         if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HINCRBY', KEYS[3], 'jobs_finished', 1) end
         redis.call('PUBLISH', ARGV[5], ARGV[1] .. ' finished')
         return 1
         """)
 
-    /// KEYS: job, active list, scheduled, worker hash. ARGV: id, error, ended_at, retry due time
-    /// ("" when no retry is left), failure_ttl, prefix, channel, worker.
-    /// Returns 1 when scheduled for a retry, 2 when failed for good, 0 when the job was lost.
+    /// KEYS: job, active list, scheduled, worker hash. ARGV: id, error, retry due time ("" when
+    /// no retry is left), lease, then the policy (from ARGV[5]).
+    /// Returns 1 when scheduled for a retry, 2 when failed for good, 0 when the delivery no
+    /// longer holds the job (nothing is written).
     static let fail = RedisScript(
-        notBefore + "\n" + """
-        redis.call('LREM', KEYS[2], 1, ARGV[1])
-        if redis.call('HGET', KEYS[1], 'worker') ~= ARGV[8] then return 0 end
-        redis.call('HSET', KEYS[1], 'error', ARGV[2])
-        if ARGV[4] ~= '' then
-          redis.call('HSET', KEYS[1], 'status', 'retrying')
-          redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+        failForGood + "\n" + holds + "\n" + policy(from: 5) + "\n" + """
+        if not holds(KEYS[1], KEYS[2], ARGV[1], ARGV[4]) then return 0 end
+        if ARGV[3] ~= '' then
+          redis.call('HSET', KEYS[1], 'status', 'retrying', 'error', ARGV[2])
+          redis.call('HDEL', KEYS[1], 'lease')
+          redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
           return 1
         end
-        local queue = redis.call('HGET', KEYS[1], 'queue')
-        redis.call('HSET', KEYS[1], 'status', 'failed', 'ended_at', not_before(ARGV[3], KEYS[1], 'started_at'))
-        redis.call('EXPIRE', KEYS[1], ARGV[5])
-        redis.call('LPUSH', ARGV[6] .. ':failed:' .. queue, ARGV[1])
-        if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('HINCRBY', KEYS[4], 'jobs_failed', 1) end
-        redis.call('PUBLISH', ARGV[7], ARGV[1] .. ' failed')
+        fail_for_good(p, ARGV[1], ARGV[2], KEYS[4])
         return 2
+        """)
+
+    /// KEYS: job, active list, scheduled. ARGV: id, due time, lease, error when it is given
+    /// up, then the policy (from ARGV[5]). A job this worker cannot run (its function is
+    /// unknown here, e.g. during a rolling deploy) waits in `scheduled` for another worker,
+    /// until it has been started max_deliveries times; then it fails with that error.
+    /// Returns 1 when deferred, 2 when failed, 0 when the delivery no longer holds the job.
+    static let deferJob = RedisScript(
+        failForGood + "\n" + holds + "\n" + policy(from: 5) + "\n" + """
+        if not holds(KEYS[1], KEYS[2], ARGV[1], ARGV[3]) then return 0 end
+        if tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') >= p.max_deliveries then
+          fail_for_good(p, ARGV[1], ARGV[4], nil)
+          return 2
+        end
+        redis.call('HSET', KEYS[1], 'status', 'scheduled')
+        redis.call('HDEL', KEYS[1], 'lease', 'worker')
+        redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+        return 1
         """)
 
     /// KEYS: scheduled. ARGV: now (Unix seconds), prefix, most. Queues the due jobs.
@@ -125,70 +211,144 @@ enum JobScripts {
         for _, id in ipairs(due) do
           redis.call('ZREM', KEYS[1], id)
           local jkey = ARGV[2] .. ':job:' .. id
-          local queue = redis.call('HGET', jkey, 'queue')
-          if queue then
+          local f = redis.call('HMGET', jkey, 'queue', 'status')
+          if f[1] and (f[2] == 'scheduled' or f[2] == 'retrying') then
             redis.call('HSET', jkey, 'status', 'queued')
-            redis.call('LPUSH', ARGV[2] .. ':queue:' .. queue, id)
+            redis.call('LPUSH', ARGV[2] .. ':queue:' .. f[1], id)
           end
         end
         return #due
         """)
 
-    /// KEYS: workers set. ARGV: prefix, max_deliveries, now, failure_ttl, channel, worker_lost error.
-    /// For every registered worker whose heartbeat hash has expired: each job it held goes
-    /// back to the head of its queue, or fails with `worker_lost` once it has been started
-    /// max_deliveries times. Returns the number of jobs handled.
+    /// KEYS: workers set. ARGV: the policy (from ARGV[1]).
+    /// For every registered worker whose heartbeat hash has expired: each job it held is given
+    /// back (see `give_back`), its active list deleted and its id taken off the set (the worker,
+    /// if it still lives, finds out on its next heartbeat). Returns the number of jobs moved.
     static let recover = RedisScript(
-        """
-        local handled = 0
+        giveBack + "\n" + policy(from: 1) + "\n" + """
+        local moved = 0
         for _, w in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-          if redis.call('EXISTS', ARGV[1] .. ':worker:' .. w) == 0 then
-            local akey = ARGV[1] .. ':active:' .. w
+          if redis.call('EXISTS', p.prefix .. ':worker:' .. w) == 0 then
+            local akey = p.prefix .. ':active:' .. w
             for _, id in ipairs(redis.call('LRANGE', akey, 0, -1)) do
-              local jkey = ARGV[1] .. ':job:' .. id
-              local f = redis.call('HMGET', jkey, 'queue', 'attempts')
-              if f[1] then
-                if tonumber(f[2] or '0') >= tonumber(ARGV[2]) then
-                  redis.call('HSET', jkey, 'status', 'failed', 'error', ARGV[6], 'ended_at', ARGV[3])
-                  redis.call('EXPIRE', jkey, ARGV[4])
-                  redis.call('LPUSH', ARGV[1] .. ':failed:' .. f[1], id)
-                  redis.call('PUBLISH', ARGV[5], id .. ' failed')
-                else
-                  redis.call('HSET', jkey, 'status', 'queued')
-                  redis.call('RPUSH', ARGV[1] .. ':queue:' .. f[1], id)
-                end
-                handled = handled + 1
-              end
+              moved = moved + give_back(p, id)
             end
             redis.call('DEL', akey)
             redis.call('SREM', KEYS[1], w)
           end
         end
-        return handled
+        return moved
         """)
 
-    /// KEYS: job, active list. ARGV: id, prefix. Puts a job this worker gives up (shutdown) back
-    /// at the head of its queue.
+    /// KEYS: the worker's active list. ARGV: the policy (from ARGV[1]), then ids.
+    /// Gives back ids this worker found in its own active list but is not running (a take
+    /// whose reply was lost, an outcome it could not store). Returns the number moved.
+    static let sweep = RedisScript(
+        giveBack + "\n" + policy(from: 1) + "\n" + """
+        local moved = 0
+        for i = 8, #ARGV do
+          if redis.call('LREM', KEYS[1], 1, ARGV[i]) > 0 then moved = moved + give_back(p, ARGV[i]) end
+        end
+        return moved
+        """)
+
+    /// KEYS: job, active list. ARGV: id, prefix, lease. Puts a job still running when the grace
+    /// period ends back at the head of its queue, unless its delivery no longer holds it.
+    /// Returns 1 when it went back.
     static let requeue = RedisScript(
-        """
-        redis.call('LREM', KEYS[2], 1, ARGV[1])
-        local queue = redis.call('HGET', KEYS[1], 'queue')
-        if not queue then return 0 end
+        holds + "\n" + """
+        if not holds(KEYS[1], KEYS[2], ARGV[1], ARGV[3]) then return 0 end
         redis.call('HSET', KEYS[1], 'status', 'queued')
-        redis.call('RPUSH', ARGV[2] .. ':queue:' .. queue, ARGV[1])
+        redis.call('HDEL', KEYS[1], 'lease', 'worker')
+        redis.call('RPUSH', ARGV[2] .. ':queue:' .. redis.call('HGET', KEYS[1], 'queue'), ARGV[1])
         return 1
+        """)
+
+    /// The worker hash's fields and TTL, and the id in the workers set. ARGV from `first`:
+    /// id, ttl seconds, then field/value pairs.
+    private static func writeWorker(from first: Int) -> String {
+        """
+        redis.call('HSET', KEYS[2], unpack(ARGV, \(first + 2)))
+        redis.call('HSETNX', KEYS[2], 'jobs_finished', '0')
+        redis.call('HSETNX', KEYS[2], 'jobs_failed', '0')
+        redis.call('EXPIRE', KEYS[2], ARGV[\(first + 1)])
+        redis.call('SADD', KEYS[1], ARGV[\(first)])
+        """
+    }
+
+    /// KEYS: workers set, worker hash, active list. ARGV: id, ttl, fields...
+    /// Registers a new worker id, or returns 0 without writing when anything of that id exists
+    /// (a worker id is never reused while its hash or active list is there).
+    static let register = RedisScript(
+        """
+        if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1
+          or redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+        """ + "\n" + writeWorker(from: 1) + "\nreturn 1")
+
+    /// KEYS: workers set, worker hash. ARGV: id, ttl, fields...
+    /// Refreshes the worker. Returns 0 when the id had left the set: the worker was declared
+    /// dead (its jobs were given back) and is registered again now.
+    static let heartbeat = RedisScript(
+        "local was = redis.call('SISMEMBER', KEYS[1], ARGV[1])\n" + writeWorker(from: 1) + "\nreturn was")
+
+    /// KEYS: workers set, worker hash, active list. ARGV: id, then the policy (from ARGV[2]).
+    /// A stopping worker leaves: anything still in its active list (a fetch answered during
+    /// shutdown, an outcome it could not store) is given back first, in the same script.
+    /// Returns the number of jobs moved.
+    static let deregister = RedisScript(
+        giveBack + "\n" + policy(from: 2) + "\n" + """
+        local moved = 0
+        for _, id in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do
+          moved = moved + give_back(p, id)
+        end
+        redis.call('DEL', KEYS[2], KEYS[3])
+        redis.call('SREM', KEYS[1], ARGV[1])
+        return moved
         """)
 
     /// KEYS: failed list, job. ARGV: id, prefix. Moves a failed job back to its queue.
     static let retryFailed = RedisScript(
         """
         if redis.call('LREM', KEYS[1], 0, ARGV[1]) == 0 then return 0 end
+        if redis.call('HGET', KEYS[2], 'status') ~= 'failed' then return 0 end
         local queue = redis.call('HGET', KEYS[2], 'queue')
-        if not queue then return 0 end
         redis.call('PERSIST', KEYS[2])
         redis.call('HSET', KEYS[2], 'status', 'queued', 'attempts', '0')
-        redis.call('HDEL', KEYS[2], 'error', 'ended_at', 'started_at', 'worker', 'result')
+        redis.call('HDEL', KEYS[2], 'error', 'ended_at', 'started_at', 'worker', 'result', 'lease')
         redis.call('LPUSH', ARGV[2] .. ':queue:' .. queue, ARGV[1])
         return 1
+        """)
+
+    /// KEYS: failed list. ARGV: prefix. Deletes the list and the hashes of its ids that are
+    /// still `failed` (an id may have expired and been reused by a live job). Returns how many
+    /// hashes were deleted.
+    static let purgeFailed = RedisScript(
+        """
+        local deleted = 0
+        for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+          local jkey = ARGV[1] .. ':job:' .. id
+          if redis.call('HGET', jkey, 'status') == 'failed' then
+            redis.call('DEL', jkey)
+            deleted = deleted + 1
+          end
+        end
+        redis.call('DEL', KEYS[1])
+        return deleted
+        """)
+
+    /// KEYS: queues set. ARGV: prefix. Takes off every failed list the ids whose hash has
+    /// expired or is no longer a failed job. Returns how many ids were removed.
+    static let trimFailed = RedisScript(
+        """
+        local removed = 0
+        for _, queue in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+          local fkey = ARGV[1] .. ':failed:' .. queue
+          for _, id in ipairs(redis.call('LRANGE', fkey, 0, -1)) do
+            if redis.call('HGET', ARGV[1] .. ':job:' .. id, 'status') ~= 'failed' then
+              removed = removed + redis.call('LREM', fkey, 0, id)
+            end
+          end
+        end
+        return removed
         """)
 }

@@ -46,12 +46,19 @@ extension RedisJobQueue {
         return try await redis.run(JobScripts.retryFailed, keys: [keys.failed(record.queue), keys.job(id)], arguments: [id, keys.prefix]).int == 1
     }
 
-    /// Deletes failed jobs (hashes and list) of one queue or of all; returns how many.
+    /// Deletes the failed lists of one queue or of all, and the hashes of their ids that are
+    /// still failed jobs (never a live job that reused an expired id); returns how many hashes.
     public func purgeFailed(queue: String?) async throws -> Int {
-        let jobs = try await failedJobs(queue: queue)
-        let queues = Set(jobs.map(\.queue)).union(queue.map { [$0] } ?? [])
-        let commands = jobs.map { ["DEL", keys.job($0.id)] } + queues.map { ["DEL", keys.failed($0)] }
-        if !commands.isEmpty { _ = try await redis.pipeline(commands) }
-        return jobs.count
+        let queues: [String]
+        if let queue {
+            queues = [queue]
+        } else {
+            queues = (try await redis.send(["SMEMBERS", keys.queues]).array ?? []).compactMap(\.string)
+        }
+        var deleted = 0
+        for name in queues {
+            deleted += try await redis.run(JobScripts.purgeFailed, keys: [keys.failed(name)], arguments: [keys.prefix]).int ?? 0
+        }
+        return deleted
     }
 }

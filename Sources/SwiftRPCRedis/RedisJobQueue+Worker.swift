@@ -1,7 +1,7 @@
 import Redis
 import SwiftRPC
 
-/// A job a worker has taken: moved into its active list and marked started.
+/// A job a worker has taken: moved into its active list and started as one delivery.
 public struct TakenJob: Sendable {
     public let id: String
     public let function: String
@@ -11,9 +11,11 @@ public struct TakenJob: Sendable {
     /// How many times it has been started, this time included.
     public let attempts: Int
     public let maxAttempts: Int
+    /// This delivery's token: its outcome is recorded only while the job's `lease` field holds it.
+    public let lease: String
 
     init?(_ reply: RESPValue) {
-        guard let parts = reply.array, parts.count == 7, let id = parts[0].string else { return nil }
+        guard let parts = reply.array, parts.count == 8, let id = parts[0].string, let lease = parts[7].string else { return nil }
         self.id = id
         function = parts[1].string ?? ""
         queue = parts[2].string ?? ""
@@ -21,6 +23,7 @@ public struct TakenJob: Sendable {
         if case .object(let object)? = try? JSONParser.parse(parts[4].string ?? "{}") { keywords = object } else { keywords = JSONObject() }
         attempts = parts[5].int ?? 1
         maxAttempts = parts[6].int ?? 1
+        self.lease = lease
     }
 }
 
@@ -41,67 +44,132 @@ public struct WorkerInfo: Sendable {
         self.concurrency = concurrency
         self.startedAt = startedAt
     }
+
+    var fields: [String] {
+        [
+            "host", host, "pid", String(pid), "queues", queues.joined(separator: ","), "concurrency", String(concurrency),
+            "started_at", startedAt, "heartbeat_at", Timestamp.iso8601(),
+        ]
+    }
+}
+
+/// What becomes of jobs whose delivery is lost, and how long failed lists grow (SPEC §5).
+public struct DeliveryPolicy: Sendable {
+    /// Starts of one job before a lost one fails with `worker_lost`.
+    public var maxDeliveries: Int
+    /// Ids kept on each `swiftrpc:failed:{queue}` list (the oldest are dropped).
+    public var failedMax: Int
+    /// How long the hash of a job that failed with `worker_lost` is kept.
+    public var lostFailureTTL: Duration
+
+    public init(maxDeliveries: Int = 3, failedMax: Int = 10_000, lostFailureTTL: Duration = .seconds(7 * 86_400)) {
+        self.maxDeliveries = maxDeliveries
+        self.failedMax = failedMax
+        self.lostFailureTTL = lostFailureTTL
+    }
+}
+
+/// How a failed delivery was recorded.
+public enum FailOutcome: Sendable, Equatable {
+    /// Waiting out its backoff in `scheduled`.
+    case retrying
+    /// Failed for good, on the failed list.
+    case failed
+    /// The delivery no longer held the job: nothing was written.
+    case leaseLost
 }
 
 extension RedisJobQueue {
-    /// Registers the worker (or refreshes it): its hash, with a TTL of `ttl`, and its id in the set.
-    public func heartbeat(_ worker: WorkerInfo, ttl: Duration) async throws {
-        let key = keys.worker(worker.id)
-        let replies = try await redis.pipeline([
-            [
-                "HSET", key, "host", worker.host, "pid", String(worker.pid), "queues", worker.queues.joined(separator: ","),
-                "concurrency", String(worker.concurrency), "started_at", worker.startedAt, "heartbeat_at", Timestamp.iso8601(),
-            ],
-            ["HSETNX", key, "jobs_finished", "0"],
-            ["HSETNX", key, "jobs_failed", "0"],
-            ["EXPIRE", key, String(ttl.components.seconds)],
-            ["SADD", keys.workers, worker.id],
-        ])
-        if let failure = replies.first(where: { if case .error = $0 { true } else { false } }) {
-            throw RedisClientError(.serverError, "heartbeat: \(failure)")
-        }
+    /// Registers a new worker id: `false` (nothing written) when a hash, an active list or a
+    /// set member of that id exists, so ids are never reused.
+    public func register(_ worker: WorkerInfo, ttl: Duration) async throws -> Bool {
+        try await redis.run(
+            JobScripts.register, keys: [keys.workers, keys.worker(worker.id), keys.active(worker.id)],
+            arguments: [worker.id, String(ttl.wholeSeconds)] + worker.fields
+        ).int == 1
     }
 
-    /// Removes a stopping worker from the live set (its active list is empty by then).
-    public func deregister(worker id: String) async throws {
-        _ = try await redis.pipeline([["SREM", keys.workers, id], ["DEL", keys.worker(id), keys.active(id)]])
+    /// Refreshes the worker's hash (TTL `ttl`) and set membership. Returns `false` when the
+    /// worker had been declared dead (its jobs given back); it is registered again now.
+    public func heartbeat(_ worker: WorkerInfo, ttl: Duration) async throws -> Bool {
+        try await redis.run(
+            JobScripts.heartbeat, keys: [keys.workers, keys.worker(worker.id)],
+            arguments: [worker.id, String(ttl.wholeSeconds)] + worker.fields
+        ).int == 1
+    }
+
+    /// A stopping worker leaves; whatever is still in its active list is given back first.
+    /// Returns how many jobs were given back.
+    @discardableResult
+    public func deregister(worker id: String, policy: DeliveryPolicy) async throws -> Int {
+        try await redis.run(
+            JobScripts.deregister, keys: [keys.workers, keys.worker(id), keys.active(id)],
+            arguments: [id] + policyArguments(policy, failureTTL: policy.lostFailureTTL)
+        ).int ?? 0
     }
 
     /// Takes up to `most` jobs from `queues` (in priority order) without blocking.
     public func take(worker: String, queues: [String], most: Int) async throws -> [TakenJob] {
         let reply = try await redis.run(
             JobScripts.take, keys: [keys.active(worker)],
-            arguments: [keys.prefix, worker, Timestamp.iso8601(), String(most)] + queues)
+            arguments: [keys.prefix, worker, Timestamp.iso8601(), String(most), Self.newLease()] + queues)
         return (reply.array ?? []).compactMap(TakenJob.init)
     }
 
     /// Waits up to `timeout` on `connection` (one of the worker's own: the command blocks it)
-    /// for a job on `queue`, moves it into the active list and starts it.
-    public func blockingTake(worker: String, queue: String, timeout: Duration, connection: RedisConnection) async throws -> TakenJob? {
+    /// for a job on `queue` and moves its id into the active list, not yet started. Closing the
+    /// connection withdraws the wait; an id moved meanwhile stays in the active list, where
+    /// `deregister` or a sweep gives it back.
+    public func blockingMove(worker: String, queue: String, timeout: Duration, connection: RedisConnection) async throws -> String? {
         let reply = try await connection.pipeline(
             [["BLMOVE", keys.queue(queue), keys.active(worker), "RIGHT", "LEFT", String(timeout.inSeconds)]], extraTimeout: timeout)[0]
         if case .error(let message) = reply { throw RedisClientError(.serverError, message) }
-        guard let id = reply.string else { return nil }
-        let started = try await redis.run(JobScripts.start, keys: [keys.active(worker)], arguments: [keys.prefix, worker, Timestamp.iso8601(), id])
+        return reply.string
+    }
+
+    /// Starts a job whose id `blockingMove` put in the active list; `nil` when it cannot start
+    /// (it ended, vanished, or a sweep gave it back meanwhile).
+    public func start(job id: String, worker: String) async throws -> TakenJob? {
+        let started = try await redis.run(
+            JobScripts.start, keys: [keys.active(worker)], arguments: [keys.prefix, worker, Timestamp.iso8601(), id, Self.newLease()])
         return (started.array ?? []).compactMap(TakenJob.init).first
     }
 
-    /// Stores the result, ends the job `finished` and notifies waiters.
-    public func finish(job id: String, worker: String, result: JSONValue, resultTTL: Duration) async throws {
+    /// Stores the result, ends the job `finished` and notifies waiters; `false` (nothing
+    /// written) when this delivery no longer holds the job.
+    public func finish(_ job: TakenJob, worker: String, result: JSONValue, resultTTL: Duration) async throws -> Bool {
         try await redis.run(
-            JobScripts.finish, keys: [keys.job(id), keys.active(worker), keys.worker(worker)],
-            arguments: [id, result.jsonText, Timestamp.iso8601(), String(max(1, resultTTL.components.seconds)), keys.completions, worker])
+            JobScripts.finish, keys: [keys.job(job.id), keys.active(worker), keys.worker(worker)],
+            arguments: [job.id, result.jsonText, Timestamp.iso8601(), String(max(1, resultTTL.wholeSeconds)), keys.completions, job.lease]
+        ).int == 1
     }
 
     /// Stores the error; with `retryAt` (Unix seconds) the job waits in `scheduled` as
     /// `retrying`, else it ends `failed`, goes on the failed list and waiters are notified.
-    public func fail(job id: String, worker: String, error: JSONValue, retryAt: Double?, failureTTL: Duration) async throws {
-        try await redis.run(
-            JobScripts.fail, keys: [keys.job(id), keys.active(worker), keys.scheduled, keys.worker(worker)],
-            arguments: [
-                id, error.jsonText, Timestamp.iso8601(), retryAt.map { String($0) } ?? "", String(max(1, failureTTL.components.seconds)),
-                keys.prefix, keys.completions, worker,
-            ])
+    public func fail(_ job: TakenJob, worker: String, error: JSONValue, retryAt: Double?, failureTTL: Duration, policy: DeliveryPolicy) async throws
+        -> FailOutcome
+    {
+        let reply = try await redis.run(
+            JobScripts.fail, keys: [keys.job(job.id), keys.active(worker), keys.scheduled, keys.worker(worker)],
+            arguments: [job.id, error.jsonText, retryAt.map { String($0) } ?? "", job.lease] + policyArguments(policy, failureTTL: failureTTL))
+        switch reply.int {
+        case 1: return .retrying
+        case 2: return .failed
+        default: return .leaseLost
+        }
+    }
+
+    /// Puts a job this worker cannot run back in `scheduled`, due at `dueAt` (Unix seconds), for
+    /// another worker; after `maxDeliveries` starts it fails with `error` instead.
+    public func deferJob(_ job: TakenJob, worker: String, dueAt: Double, error: JSONValue, policy: DeliveryPolicy) async throws -> FailOutcome {
+        let reply = try await redis.run(
+            JobScripts.deferJob, keys: [keys.job(job.id), keys.active(worker), keys.scheduled],
+            arguments: [job.id, String(dueAt), job.lease, error.jsonText] + policyArguments(policy, failureTTL: policy.lostFailureTTL))
+        switch reply.int {
+        case 1: return .retrying
+        case 2: return .failed
+        default: return .leaseLost
+        }
     }
 
     /// Queues the delayed and retrying jobs that are due; returns how many.
@@ -111,18 +179,50 @@ extension RedisJobQueue {
     }
 
     /// Gives the jobs of dead workers (heartbeat expired) back to their queues, or fails them
-    /// with `worker_lost` after `maxDeliveries` starts; returns how many jobs were handled.
+    /// with `worker_lost` after `maxDeliveries` starts; returns how many jobs were moved.
     @discardableResult
-    public func recoverDeadWorkers(maxDeliveries: Int, failureTTL: Duration = .seconds(7 * 86_400)) async throws -> Int {
-        let lost: JSONValue = ["code": "worker_lost", "message": "the worker running this job stopped sending heartbeats"]
+    public func recoverDeadWorkers(policy: DeliveryPolicy) async throws -> Int {
+        try await redis.run(JobScripts.recover, keys: [keys.workers], arguments: policyArguments(policy, failureTTL: policy.lostFailureTTL)).int ?? 0
+    }
+
+    /// The ids in the worker's own active list.
+    public func activeJobs(worker: String) async throws -> [String] {
+        (try await redis.send(["LRANGE", keys.active(worker), "0", "-1"]).array ?? []).compactMap(\.string)
+    }
+
+    /// Gives back ids found in the worker's own active list that it is not running; returns
+    /// how many jobs were moved.
+    @discardableResult
+    public func sweep(worker: String, stranded ids: [String], policy: DeliveryPolicy) async throws -> Int {
+        guard !ids.isEmpty else { return 0 }
         return try await redis.run(
-            JobScripts.recover, keys: [keys.workers],
-            arguments: [keys.prefix, String(maxDeliveries), Timestamp.iso8601(), String(failureTTL.components.seconds), keys.completions, lost.jsonText]
+            JobScripts.sweep, keys: [keys.active(worker)], arguments: policyArguments(policy, failureTTL: policy.lostFailureTTL) + ids
         ).int ?? 0
     }
 
-    /// Puts a job this worker gives up on (shutdown grace over) back at the head of its queue.
-    public func requeue(job id: String, worker: String) async throws {
-        try await redis.run(JobScripts.requeue, keys: [keys.job(id), keys.active(worker)], arguments: [id, keys.prefix])
+    /// Puts a job still running when the grace period ends back at the head of its queue;
+    /// `false` when its delivery no longer holds it (it ended or was moved meanwhile).
+    public func requeue(_ job: TakenJob, worker: String) async throws -> Bool {
+        try await redis.run(JobScripts.requeue, keys: [keys.job(job.id), keys.active(worker)], arguments: [job.id, keys.prefix, job.lease]).int == 1
+    }
+
+    /// Takes off the failed lists the ids whose hash has expired; returns how many.
+    @discardableResult
+    public func trimFailedLists() async throws -> Int {
+        try await redis.run(JobScripts.trimFailed, keys: [keys.queues], arguments: [keys.prefix]).int ?? 0
+    }
+
+    /// The policy part of the scripts' arguments (see `JobScripts.policy(from:)`).
+    private func policyArguments(_ policy: DeliveryPolicy, failureTTL: Duration) -> [String] {
+        let lost: JSONValue = ["code": "worker_lost", "message": "the worker running this job stopped sending heartbeats"]
+        return [
+            keys.prefix, Timestamp.iso8601(), String(max(1, failureTTL.wholeSeconds)), String(max(1, policy.failedMax)), keys.completions,
+            String(max(1, policy.maxDeliveries)), lost.jsonText,
+        ]
+    }
+
+    /// A delivery token: 64 random bits, so no two deliveries of a job share one.
+    static func newLease() -> String {
+        String(UInt64.random(in: 0...UInt64.max), radix: 16)
     }
 }

@@ -15,9 +15,14 @@ public final class RedisJobQueue: JobQueueDriver, Service {
     private let finishedSeen = Atomic<Int>(0)
     private let failedSeen = Atomic<Int>(0)
 
-    public init(redis: RedisClient, keys: RedisKeys = RedisKeys(), logger: Logger) {
+    /// How often the completion subscriber pings Redis; a ping unanswered within the
+    /// command timeout (a half-open connection) makes it reconnect.
+    let subscriberPingInterval: Duration
+
+    public init(redis: RedisClient, keys: RedisKeys = RedisKeys(), subscriberPingInterval: Duration = .seconds(5), logger: Logger) {
         self.redis = redis
         self.keys = keys
+        self.subscriberPingInterval = subscriberPingInterval
         self.logger = logger
     }
 
@@ -132,9 +137,9 @@ public final class RedisJobQueue: JobQueueDriver, Service {
                     backoff = .milliseconds(100)
                     self.waiters.notifyAll()  // notices may have been missed while disconnected
                     await withTaskCancellationHandler {
-                        await connection.closed()
+                        await self.keepAlive(connection)
                     } onCancel: {
-                        Task { await connection.close() }
+                        connection.abort()
                     }
                 } catch {
                     self.logger.debug("completion subscriber: \(error); retrying in \(backoff)")
@@ -142,6 +147,29 @@ public final class RedisJobQueue: JobQueueDriver, Service {
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(2))
             }
+        }
+    }
+
+    /// Returns when the subscriber connection has closed, or has been closed because a ping
+    /// went unanswered (a half-open connection would otherwise hold every `?wait` to its end).
+    private func keepAlive(_ connection: RedisConnection) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await connection.closed() }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: self.subscriberPingInterval)
+                    guard !Task.isCancelled else { return }
+                    do {
+                        _ = try await connection.pipeline([["PING"]])
+                    } catch {
+                        self.logger.warning("completion subscriber: Redis did not answer a ping (\(error)); reconnecting")
+                        return
+                    }
+                }
+            }
+            await group.next()
+            group.cancelAll()
+            connection.abort()
         }
     }
 

@@ -10,20 +10,29 @@ final class ConnectionTimeoutHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    /// Told by the HTTP handler of the same connection when a request has fully arrived and
-    /// when its answer is out.
+    /// What the connection is doing, told by the HTTP handler of the same connection when a
+    /// request has fully arrived and when its answer is out. A plain value holder, so that
+    /// nothing it holds points back at a handler (closures that captured the handler made a
+    /// cycle that kept every connection's pipeline alive after it closed).
     final class Events {
-        var requestArrived: () -> Void = {}
-        var answerWritten: () -> Void = {}
+        /// When the first byte of the request now arriving came; `nil` between requests.
+        fileprivate var requestStartedAt: NIODeadline?
+        /// Since when the connection has had nothing to do; `nil` while a request is in hand.
+        fileprivate var idleSince: NIODeadline?
+
+        func requestArrived() {
+            requestStartedAt = nil
+            idleSince = nil
+        }
+
+        func answerWritten() {
+            idleSince = .now()
+        }
     }
 
     private let idleTimeout: TimeAmount
     private let requestTimeout: TimeAmount
     let events = Events()
-    /// When the first byte of the request now arriving came; `nil` between requests.
-    private var requestStartedAt: NIODeadline?
-    /// Since when the connection has had nothing to do; `nil` while a request is in hand.
-    private var idleSince: NIODeadline?
     private var check: Scheduled<Void>?
 
     init(idleTimeout: TimeAmount, requestTimeout: TimeAmount) {
@@ -32,14 +41,6 @@ final class ConnectionTimeoutHandler: ChannelInboundHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        events.requestArrived = {
-            loopBound.value.requestStartedAt = nil
-            loopBound.value.idleSince = nil
-        }
-        events.answerWritten = {
-            loopBound.value.idleSince = .now()
-        }
         if context.channel.isActive { start(context: context) }
     }
 
@@ -50,8 +51,8 @@ final class ConnectionTimeoutHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         // Bytes while idle start a request; bytes while one is answered (pipelining) wait their turn.
-        if requestStartedAt == nil && idleSince != nil { requestStartedAt = .now() }
-        idleSince = nil
+        if events.requestStartedAt == nil && events.idleSince != nil { events.requestStartedAt = .now() }
+        events.idleSince = nil
         context.fireChannelRead(data)
     }
 
@@ -61,7 +62,7 @@ final class ConnectionTimeoutHandler: ChannelInboundHandler {
 
     private func start(context: ChannelHandlerContext) {
         guard check == nil else { return }
-        idleSince = .now()
+        events.idleSince = .now()
         arm(at: .now() + min(idleTimeout, requestTimeout), context: context)
     }
 
@@ -75,17 +76,17 @@ final class ConnectionTimeoutHandler: ChannelInboundHandler {
 
     private func fire(context: ChannelHandlerContext) {
         let now = NIODeadline.now()
-        if let started = requestStartedAt, now - started >= requestTimeout {
+        if let started = events.requestStartedAt, now - started >= requestTimeout {
             refuseSlowRequest(context: context)
             return
         }
-        if let idle = idleSince, now - idle >= idleTimeout {
+        if let idle = events.idleSince, now - idle >= idleTimeout {
             context.close(promise: nil)
             return
         }
         var next = now + min(idleTimeout, requestTimeout)
-        if let started = requestStartedAt { next = min(next, started + requestTimeout) }
-        if let idle = idleSince { next = min(next, idle + idleTimeout) }
+        if let started = events.requestStartedAt { next = min(next, started + requestTimeout) }
+        if let idle = events.idleSince { next = min(next, idle + idleTimeout) }
         arm(at: next, context: context)
     }
 

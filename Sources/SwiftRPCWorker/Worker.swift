@@ -12,9 +12,13 @@ import Glibc
 #endif
 
 /// One worker process: takes jobs from its queues into its own active list, runs up to
-/// `concurrency` at once, writes results, sends heartbeats, recovers dead workers' jobs and
-/// queues due scheduled jobs. On graceful shutdown it takes no new job, lets the jobs in hand
-/// finish within the grace period, and puts any still running back on their queues.
+/// `concurrency` at once, records each outcome under the delivery's lease, sends heartbeats,
+/// gives back jobs of dead workers and its own stranded ids, and queues due scheduled jobs.
+///
+/// On graceful shutdown (SPEC §5) it withdraws the fetch waiting in Redis at once, keeps
+/// heartbeating, lets the jobs in hand finish within the grace period (counted from the
+/// signal), puts the ones still running back at the head of their queues, and deregisters,
+/// which gives back anything left in its active list.
 public final class Worker: Service {
     public struct Configuration: Sendable {
         /// Queues in priority order.
@@ -27,17 +31,22 @@ public final class Worker: Service {
         public var heartbeatInterval: Duration
         /// A worker silent this long is dead.
         public var heartbeatTTL: Duration
-        /// Starts of one job before a lost one fails with `worker_lost`.
-        public var maxDeliveries: Int
+        /// Lost deliveries and failed lists.
+        public var delivery: DeliveryPolicy
+        /// How long a job whose function this worker lacks waits before another worker may take it.
+        public var unknownFunctionDelay: Duration
         /// How often due scheduled jobs are queued.
         public var scheduleInterval: Duration
+        /// How often failed lists are cleared of expired ids.
+        public var failedTrimInterval: Duration
         /// How long one blocking take waits before checking for shutdown.
         public var blockingTimeout: Duration
 
         public init(
             queues: [String] = ["default"], concurrency: Int = 4, burst: Bool = false, grace: Duration = .seconds(30),
-            heartbeatInterval: Duration = .seconds(10), heartbeatTTL: Duration = .seconds(30), maxDeliveries: Int = 3,
-            scheduleInterval: Duration = .milliseconds(500), blockingTimeout: Duration = .seconds(1)
+            heartbeatInterval: Duration = .seconds(10), heartbeatTTL: Duration = .seconds(30), delivery: DeliveryPolicy = DeliveryPolicy(),
+            unknownFunctionDelay: Duration = .seconds(5), scheduleInterval: Duration = .milliseconds(500),
+            failedTrimInterval: Duration = .seconds(60), blockingTimeout: Duration = .seconds(1)
         ) {
             self.queues = queues
             self.concurrency = concurrency
@@ -45,42 +54,56 @@ public final class Worker: Service {
             self.grace = grace
             self.heartbeatInterval = heartbeatInterval
             self.heartbeatTTL = heartbeatTTL
-            self.maxDeliveries = maxDeliveries
+            self.delivery = delivery
+            self.unknownFunctionDelay = unknownFunctionDelay
             self.scheduleInterval = scheduleInterval
+            self.failedTrimInterval = failedTrimInterval
             self.blockingTimeout = blockingTimeout
         }
     }
 
-    public let id: String
     public let configuration: Configuration
     let registry: FunctionRegistry
     let jobs: RedisJobQueue
-    let logger: Logger
-    let info: WorkerInfo
+    private let baseLogger: Logger
+    /// Who this worker is; the id changes only if a registration finds it taken.
+    private let info: Mutex<WorkerInfo>
     private let blockingPool: NIOThreadPool
-    private let isStopping = Atomic<Bool>(false)
-    /// Ids of the jobs running now.
-    private let running = Mutex<Set<String>>([])
-    /// Yields each time a job ends and frees a slot.
-    private let slotFreed: AsyncStream<Void>
-    private let slotFreedContinuation: AsyncStream<Void>.Continuation
+    /// When the grace period ends; set by the shutdown signal.
+    private let stopDeadline = Mutex<ContinuousClock.Instant?>(nil)
+    /// The connection a blocking take waits on, so a shutdown can withdraw the wait.
+    private let blockingConnection = Mutex<RedisConnection?>(nil)
+    /// The deliveries running now, by job id.
+    private let running = Mutex<[String: TakenJob]>([:])
+    /// Yields each time a job ends and frees a slot, and once at shutdown.
+    private let wakeups: AsyncStream<Void>
+    private let wakeupsContinuation: AsyncStream<Void>.Continuation
 
     public init(registry: FunctionRegistry, jobs: RedisJobQueue, configuration: Configuration, logger: Logger) {
         let host = Self.hostName()
         let pid = Int(getpid())
-        let suffix = String(UInt16.random(in: 0...UInt16.max), radix: 16)
-        self.id = "\(host):\(pid):\(String(repeating: "0", count: 4 - suffix.count))\(suffix)"
+        self.info = Mutex(
+            WorkerInfo(
+                id: Self.newID(host: host, pid: pid), host: host, pid: pid, queues: configuration.queues,
+                concurrency: configuration.concurrency, startedAt: Timestamp.iso8601()))
         self.registry = registry
         self.jobs = jobs
         self.configuration = configuration
-        self.info = WorkerInfo(
-            id: id, host: host, pid: pid, queues: configuration.queues, concurrency: configuration.concurrency, startedAt: Timestamp.iso8601())
-        var logger = logger
-        logger[metadataKey: "worker"] = "\(id)"
-        self.logger = logger
+        self.baseLogger = logger
         self.blockingPool = NIOThreadPool(numberOfThreads: max(1, configuration.concurrency))
-        (slotFreed, slotFreedContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        (wakeups, wakeupsContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
+
+    /// `{host}:{pid}:{8 random hex digits}`; registration checks that nothing of that id exists.
+    public var id: String { info.withLock(\.id) }
+
+    var logger: Logger {
+        var logger = baseLogger
+        logger[metadataKey: "worker"] = "\(id)"
+        return logger
+    }
+
+    private var isStopping: Bool { stopDeadline.withLock { $0 != nil } }
 
     public func run() async throws {
         blockingPool.start()
@@ -96,35 +119,47 @@ public final class Worker: Service {
                 "queues": "\(configuration.queues.joined(separator: ","))", "concurrency": "\(configuration.concurrency)",
                 "redis": "\(jobs.redis.configuration.redactedURL)",
             ])
-        await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { housekeeping in
-                housekeeping.addTask { await self.heartbeatLoop() }
-                housekeeping.addTask { await self.scheduleLoop() }
+        await withTaskGroup(of: Void.self) { housekeeping in
+            // Heartbeats go on through the whole graceful stop, until just before deregistering.
+            housekeeping.addTask { await self.heartbeatLoop() }
+            housekeeping.addTask { await self.scheduleLoop() }
+            await withGracefulShutdownHandler {
                 await self.fetchLoop()
-                housekeeping.cancelAll()
+            } onGracefulShutdown: {
+                self.beginStop()
             }
-        } onGracefulShutdown: {
-            self.logger.info("graceful shutdown: taking no new jobs; finishing the ones in hand", metadata: ["grace": "\(self.configuration.grace)"])
-            self.isStopping.store(true, ordering: .relaxed)
+            await self.drain()
+            housekeeping.cancelAll()
+            await housekeeping.waitForAll()
         }
-        await drain()
-        try? await jobs.deregister(worker: id)
+        await leave()
         // A blocking job still running after the grace period (put back on its queue) keeps its
         // thread; waiting for it would keep the process from exiting.
         if running.withLock(\.isEmpty) { try? await blockingPool.shutdownGracefully() }
         logger.info("worker stopped")
     }
 
+    /// The shutdown signal: no new job from now on, the grace period starts now, and the fetch
+    /// waiting in Redis is withdrawn.
+    private func beginStop() {
+        let deadline = ContinuousClock.now + configuration.grace
+        stopDeadline.withLock { $0 = $0 ?? deadline }
+        logger.info(
+            "graceful shutdown: taking no new jobs; finishing the ones in hand",
+            metadata: ["grace": "\(configuration.grace)", "jobs": "\(running.withLock(\.count))"])
+        blockingConnection.withLock { $0 }?.abort()
+        wakeupsContinuation.yield()
+    }
+
     // MARK: - Taking jobs
 
     private func fetchLoop() async {
-        var blockingConnection: RedisConnection? = nil
         var backoff = Duration.milliseconds(100)
         var queueIndex = 0
-        while !isStopping.load(ordering: .relaxed) {
+        while !isStopping {
             let free = configuration.concurrency - running.withLock(\.count)
             if free <= 0 {
-                for await _ in slotFreed { break }
+                for await _ in wakeups { break }
                 continue
             }
             do {
@@ -136,41 +171,51 @@ public final class Worker: Service {
                 }
                 if configuration.burst {
                     if running.withLock(\.isEmpty) { break }
-                    for await _ in slotFreed { break }
+                    for await _ in wakeups { break }
                     continue
                 }
                 // Nothing queued: block on one queue (in turn) until a job comes or the timeout
                 // passes, on a connection of our own so no other command waits behind it.
-                if blockingConnection?.isActive != true {
-                    blockingConnection = try await RedisConnection.connect(
-                        jobs.redis.configuration, eventLoop: jobs.redis.eventLoopGroup.next(), logger: logger)
-                }
                 let queue = configuration.queues[queueIndex % configuration.queues.count]
                 queueIndex += 1
-                if let job = try await jobs.blockingTake(
-                    worker: id, queue: queue, timeout: configuration.blockingTimeout, connection: blockingConnection!)
-                {
-                    start(job)
-                }
+                guard let moved = try await blockingMove(queue: queue) else { continue }
+                // An id that arrives once the stop has begun stays unstarted in the active
+                // list; deregistering puts it back at the head of its queue.
+                if isStopping { break }
+                if let job = try await jobs.start(job: moved, worker: id) { start(job) }
             } catch {
+                if isStopping { break }
                 logger.warning("cannot take jobs: \(error); retrying in \(backoff)")
-                await blockingConnection?.close()
-                blockingConnection = nil
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(5))
             }
         }
-        await blockingConnection?.close()
+        if let connection = blockingConnection.withLock({ $0 }) { await connection.close() }
+    }
+
+    private func blockingMove(queue: String) async throws -> String? {
+        var connection = blockingConnection.withLock { $0 }
+        if connection?.isActive != true {
+            let fresh = try await RedisConnection.connect(jobs.redis.configuration, eventLoop: jobs.redis.eventLoopGroup.next(), logger: baseLogger)
+            connection = fresh
+            blockingConnection.withLock { $0 = fresh }
+            // A stop that began while connecting found no connection to withdraw.
+            if isStopping {
+                fresh.abort()
+                return nil
+            }
+        }
+        return try await jobs.blockingMove(worker: id, queue: queue, timeout: configuration.blockingTimeout, connection: connection!)
     }
 
     private func start(_ job: TakenJob) {
-        running.withLock { _ = $0.insert(job.id) }
+        running.withLock { $0[job.id] = job }
         // An unstructured task per job, so that a job still running when the grace period
         // ends does not keep the worker from exiting (it is put back on its queue instead).
         Task {
             await self.execute(job)
-            self.running.withLock { _ = $0.remove(job.id) }
-            self.slotFreedContinuation.yield()
+            self.running.withLock { _ = $0.removeValue(forKey: job.id) }
+            self.wakeupsContinuation.yield()
         }
     }
 
@@ -181,94 +226,129 @@ public final class Worker: Service {
         logger[metadataKey: "job"] = "\(job.id)"
         logger[metadataKey: "func"] = "\(job.function)"
         let started = ContinuousClock.now
-        logger.info("job started", metadata: ["queue": "\(job.queue)", "attempt": "\(job.attempts)/\(job.maxAttempts)"])
-
         guard let function = registry.function(named: job.function), case .mq(let work, let options) = function.body else {
-            await record(job, logger: logger) {
-                try await self.jobs.fail(
-                    job: job.id, worker: self.id, error: ["code": "function_error", "message": .string("no MQ function named '\(job.function)' in this worker")],
-                    retryAt: nil, failureTTL: MQOptions().failureTTL)
-            }
-            logger.error("job failed: unknown function")
+            await deferUnknown(job, logger: logger)
             return
         }
+        logger.info("job started", metadata: ["queue": "\(job.queue)", "attempt": "\(job.attempts)/\(job.maxAttempts)"])
         let outcome: Result<JSONValue, RPCError>
         do {
             let arguments = try Arguments.bind(
                 positional: job.positional.map(ArgumentValue.json), keywords: job.keywords.map { ($0.key, .json($0.value)) },
                 to: function.parameters, function: function.name)
-            outcome = await run(work, arguments, timeout: options.timeout)
+            let context = JobContext(jobID: job.id, attempt: job.attempts, delivery: job.lease, deadline: started + options.timeout)
+            outcome = await run(work, arguments, context: context, timeout: options.timeout)
         } catch {
             outcome = .failure(error)
         }
         let elapsed = ContinuousClock.now - started
         switch outcome {
         case .success(let value):
-            await record(job, logger: logger) {
-                try await self.jobs.finish(job: job.id, worker: self.id, result: value, resultTTL: options.resultTTL)
+            let recorded = await record(job, logger: logger) {
+                try await self.jobs.finish(job, worker: self.id, result: value, resultTTL: options.resultTTL)
             }
-            logger.info("job finished", metadata: ["duration": "\(elapsed)"])
+            switch recorded {
+            case true?: logger.info("job finished", metadata: ["duration": "\(elapsed)"])
+            case false?: logLeaseLost(logger)
+            case nil: break
+            }
         case .failure(let error):
             let code = error.code == .timeout ? "timeout" : "function_error"
             let retry = job.attempts < job.maxAttempts && error.code != .invalidArguments
             let backoff = options.retryBackoff * (1 << min(job.attempts - 1, 20))
-            let retryAt = retry ? Timestamp.now() + backoff.inSeconds : nil
-            await record(job, logger: logger) {
+            let recorded = await record(job, logger: logger) {
                 try await self.jobs.fail(
-                    job: job.id, worker: self.id, error: ["code": .string(code), "message": .string(error.message)], retryAt: retryAt,
-                    failureTTL: options.failureTTL)
+                    job, worker: self.id, error: ["code": .string(code), "message": .string(error.message)],
+                    retryAt: retry ? Timestamp.now() + backoff.inSeconds : nil, failureTTL: options.failureTTL, policy: self.configuration.delivery)
             }
-            if retry {
-                logger.warning("job failed; retrying", metadata: ["error": "\(error.message)", "backoff": "\(backoff)"])
-            } else {
-                logger.error("job failed", metadata: ["error": "\(error.message)", "duration": "\(elapsed)"])
+            switch recorded {
+            case .retrying?: logger.warning("job failed; retrying", metadata: ["error": "\(error.message)", "backoff": "\(backoff)"])
+            case .failed?: logger.error("job failed", metadata: ["error": "\(error.message)", "duration": "\(elapsed)"])
+            case .leaseLost?: logLeaseLost(logger)
+            case nil: break
             }
         }
     }
 
-    private func run(_ work: RegisteredFunction.MQWork, _ arguments: Arguments, timeout: Duration) async -> Result<JSONValue, RPCError> {
+    /// A job whose function this worker lacks (another version of the app, mid-deploy) waits
+    /// for another worker; after `maxDeliveries` starts it fails.
+    private func deferUnknown(_ job: TakenJob, logger: Logger) async {
+        let error: JSONValue = ["code": "function_error", "message": .string("no worker that took this job has an MQ function named '\(job.function)'")]
+        let dueAt = Timestamp.now() + configuration.unknownFunctionDelay.inSeconds
+        let outcome = await record(job, logger: logger) {
+            try await self.jobs.deferJob(job, worker: self.id, dueAt: dueAt, error: error, policy: self.configuration.delivery)
+        }
+        switch outcome {
+        case .retrying?:
+            logger.warning(
+                "no MQ function of that name in this worker; the job waits for another worker",
+                metadata: ["delivery": "\(job.attempts)/\(configuration.delivery.maxDeliveries)", "delay": "\(configuration.unknownFunctionDelay)"])
+        case .failed?:
+            logger.error("no MQ function of that name in any worker that took the job; it failed", metadata: ["deliveries": "\(job.attempts)"])
+        case .leaseLost?: logLeaseLost(logger)
+        case nil: break
+        }
+    }
+
+    private func logLeaseLost(_ logger: Logger) {
+        logger.warning(
+            "outcome dropped: this delivery no longer holds the job (the worker was silent past the heartbeat TTL, or its grace period ended)")
+    }
+
+    /// Runs the function under its timeout. At the deadline the delivery ends with `timeout`
+    /// and the slot is free, even if the function ignores cancellation (it is cancelled and
+    /// left to finish on its own; its result is then dropped).
+    private func run(
+        _ work: RegisteredFunction.MQWork, _ arguments: Arguments, context: JobContext, timeout: Duration
+    ) async -> Result<JSONValue, RPCError> {
         let pool = blockingPool
-        return await withTaskGroup(of: Result<JSONValue, RPCError>?.self) { group in
-            group.addTask {
+        let timedOut = RPCError(.timeout, "the job ran past its timeout of \(timeout)")
+        var timer: Scheduled<Void>?
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<JSONValue, RPCError>, Never>) in
+            let outcome = FirstOutcome(continuation)
+            let task = Task {
                 do {
+                    let value: JSONValue
                     switch work {
-                    case .async(let body): return .success(try await body(arguments))
-                    case .blocking(let body): return .success(try await pool.runIfActive { try body(arguments) })
+                    case .async(let body):
+                        value = try await JobContext.$current.withValue(context) { try await body(arguments) }
+                    case .blocking(let body):
+                        value = try await pool.runIfActive { try JobContext.$current.withValue(context) { try body(arguments) } }
                     }
-                } catch is CancellationError {
-                    return nil
+                    outcome.resume(.success(value))
                 } catch {
-                    return .failure(.functionError(error))
+                    outcome.resume(.failure(error is CancellationError ? timedOut : .functionError(error)))
                 }
             }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return Task.isCancelled ? nil : .failure(RPCError(.timeout, "the job ran past its timeout of \(timeout)"))
+            timer = jobs.redis.eventLoopGroup.next().scheduleTask(in: TimeAmount(timeout)) {
+                if outcome.resume(.failure(timedOut)) { task.cancel() }
             }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first ?? .failure(RPCError(.timeout, "the job ran past its timeout of \(timeout)"))
         }
+        timer?.cancel()
+        return result
     }
 
     /// Writes a job's outcome, retrying while Redis is away (the job stays in our active
-    /// list meanwhile, so if we die it is recovered, not lost).
-    private func record(_ job: TakenJob, logger: Logger, _ write: @escaping @Sendable () async throws -> Void) async {
+    /// list meanwhile, so if we die it is recovered, not lost). `nil` when it gave up: the id
+    /// stays in the active list and the next sweeps give the job back.
+    private func record<Outcome: Sendable>(
+        _ job: TakenJob, logger: Logger, _ write: @escaping @Sendable () async throws -> Outcome
+    ) async -> Outcome? {
         var backoff = Duration.milliseconds(100)
         for attempt in 1... {
             do {
-                try await write()
-                return
+                return try await write()
             } catch {
                 if attempt == 1 { logger.warning("cannot store the job's outcome: \(error); retrying") }
                 if attempt > 60 {
-                    logger.error("gave up storing the job's outcome; it stays active and will be recovered")
-                    return
+                    logger.error("gave up storing the job's outcome; the job stays active and will be given back")
+                    return nil
                 }
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(2))
             }
         }
+        return nil
     }
 
     // MARK: - Housekeeping
@@ -277,9 +357,13 @@ public final class Worker: Service {
         var backoff = Duration.milliseconds(100)
         while true {
             do {
-                try await jobs.heartbeat(info, ttl: configuration.heartbeatTTL)
-                let recovered = try await jobs.recoverDeadWorkers(maxDeliveries: configuration.maxDeliveries)
-                if recovered > 0 { logger.warning("recovered jobs of dead workers", metadata: ["jobs": "\(recovered)"]) }
+                while try await !jobs.register(info.withLock { $0 }, ttl: configuration.heartbeatTTL) {
+                    let taken = id
+                    info.withLock { $0.id = Self.newID(host: $0.host, pid: $0.pid) }
+                    logger.warning("worker id already in use; picked another", metadata: ["taken": "\(taken)"])
+                }
+                let recovered = try await jobs.recoverDeadWorkers(policy: configuration.delivery)
+                if recovered > 0 { logger.warning("gave back the jobs of dead workers", metadata: ["jobs": "\(recovered)"]) }
                 return
             } catch {
                 logger.warning("Redis does not answer: \(error); retrying in \(backoff)")
@@ -290,13 +374,28 @@ public final class Worker: Service {
     }
 
     private func heartbeatLoop() async {
+        // Ids seen in the active list but not running at the last beat. Only an id seen so
+        // twice is stranded: one seen once may be a take whose reply is still on its way.
+        var suspects: Set<String> = []
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.heartbeatInterval)
             guard !Task.isCancelled else { return }
             do {
-                try await jobs.heartbeat(info, ttl: configuration.heartbeatTTL)
-                let recovered = try await jobs.recoverDeadWorkers(maxDeliveries: configuration.maxDeliveries)
-                if recovered > 0 { logger.warning("recovered jobs of dead workers", metadata: ["jobs": "\(recovered)"]) }
+                if try await !jobs.heartbeat(info.withLock { $0 }, ttl: configuration.heartbeatTTL) {
+                    logger.error(
+                        "this worker was declared dead (silent past the heartbeat TTL) and its jobs were given back; registered again",
+                        metadata: ["running": "\(running.withLock(\.count))"])
+                }
+                let recovered = try await jobs.recoverDeadWorkers(policy: configuration.delivery)
+                if recovered > 0 { logger.warning("gave back the jobs of dead workers", metadata: ["jobs": "\(recovered)"]) }
+                let active = try await jobs.activeJobs(worker: id)
+                let notRunning = running.withLock { running in Set(active.filter { running[$0] == nil }) }
+                let stranded = notRunning.intersection(suspects)
+                suspects = notRunning.subtracting(stranded)
+                if !stranded.isEmpty {
+                    let moved = try await jobs.sweep(worker: id, stranded: Array(stranded), policy: configuration.delivery)
+                    logger.warning("gave back stranded ids from this worker's active list", metadata: ["ids": "\(stranded.sorted())", "moved": "\(moved)"])
+                }
             } catch {
                 logger.warning("heartbeat failed: \(error)")
             }
@@ -305,29 +404,65 @@ public final class Worker: Service {
 
     private func scheduleLoop() async {
         // Scheduled jobs wait in a sorted set by due time; polling it is the one loop that has to poll.
+        var lastTrim = ContinuousClock.now
         while !Task.isCancelled {
             if let promoted = try? await jobs.promoteDueJobs(), promoted > 0 {
                 logger.debug("queued due scheduled jobs", metadata: ["jobs": "\(promoted)"])
+            }
+            if ContinuousClock.now - lastTrim >= configuration.failedTrimInterval {
+                lastTrim = ContinuousClock.now
+                if let removed = try? await jobs.trimFailedLists(), removed > 0 {
+                    logger.debug("took expired ids off the failed lists", metadata: ["ids": "\(removed)"])
+                }
             }
             try? await Task.sleep(for: configuration.scheduleInterval)
         }
     }
 
-    /// Waits for the jobs in hand up to the grace period, then puts back the ones still running.
+    /// Waits for the jobs in hand until the grace period (started by the signal) ends, then
+    /// puts back the ones still running, each exactly once (never one whose delivery ended).
     private func drain() async {
-        let deadline = ContinuousClock.now + configuration.grace
+        guard let deadline = stopDeadline.withLock({ $0 }) else { return }  // burst mode ran dry
         var lastReport = ContinuousClock.now
         while !running.withLock(\.isEmpty) && ContinuousClock.now < deadline {
             if ContinuousClock.now - lastReport > .seconds(5) {
-                logger.info("waiting for jobs in hand", metadata: ["jobs": "\(running.withLock(\.count))"])
+                logger.info("waiting for jobs in hand", metadata: ["jobs": "\(running.withLock(\.count))", "left": "\(deadline - ContinuousClock.now)"])
                 lastReport = ContinuousClock.now
             }
             try? await Task.sleep(for: .milliseconds(20))
         }
-        for id in running.withLock({ Array($0) }) {
-            logger.warning("grace period over; putting the job back on its queue", metadata: ["job": "\(id)"])
-            try? await jobs.requeue(job: id, worker: self.id)
+        for job in running.withLock({ Array($0.values) }) {
+            do {
+                if try await jobs.requeue(job, worker: id) {
+                    logger.warning("grace period over; the job went back to the head of its queue", metadata: ["job": "\(job.id)"])
+                }
+            } catch {
+                logger.warning("cannot put the job back: \(error); deregistering will", metadata: ["job": "\(job.id)"])
+            }
         }
+    }
+
+    /// Deregisters, giving back whatever is left in the active list; retried for a while if
+    /// Redis is away (else the ids wait for recovery once the heartbeat expires).
+    private func leave() async {
+        for attempt in 1...20 {
+            do {
+                let moved = try await jobs.deregister(worker: id, policy: configuration.delivery)
+                if moved > 0 { logger.info("gave back jobs left in the active list", metadata: ["jobs": "\(moved)"]) }
+                return
+            } catch {
+                if attempt == 20 {
+                    logger.error("cannot deregister: \(error); other workers recover the jobs once the heartbeat expires")
+                    return
+                }
+                try? await Task.sleep(for: .milliseconds(250))
+            }
+        }
+    }
+
+    private static func newID(host: String, pid: Int) -> String {
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        return "\(host):\(pid):\(String(repeating: "0", count: 8 - suffix.count))\(suffix)"
     }
 
     private static func hostName() -> String {
@@ -335,5 +470,20 @@ public final class Worker: Service {
         gethostname(&buffer, buffer.count)
         let name = String(cString: buffer)
         return name.isEmpty ? "localhost" : String(name.map { $0 == ":" ? "-" : $0 })
+    }
+}
+
+/// Resumes a continuation with the first outcome offered; later ones are ignored.
+private final class FirstOutcome<Value: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Value, Never>?>
+
+    init(_ continuation: CheckedContinuation<Value, Never>) { self.continuation = Mutex(continuation) }
+
+    /// `true` when this was the first outcome.
+    @discardableResult
+    func resume(_ value: Value) -> Bool {
+        guard let continuation = continuation.withLock({ $0.take() }) else { return false }
+        continuation.resume(returning: value)
+        return true
     }
 }

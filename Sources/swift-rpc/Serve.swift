@@ -59,7 +59,7 @@ struct Serve: AsyncParsableCommand {
             [CIDR("127.0.0.0/8")!, CIDR("::1")!].contains { $0.contains(address) }
         } == true
         if !accessPolicy.requiresAuthentication && !loopback {
-            logger.warning("warning: listening on \(host) with no authentication configured (set tokens)")
+            logger.warning("warning: binding \(host), beyond loopback, with no authentication configured (set tokens or jwt)")
         }
 
         logger.info("swift-rpc serve starting", metadata: ["redis": "\(redisConfiguration.redactedURL)", "max_body_bytes": "\(settings.maxBodyBytes)"])

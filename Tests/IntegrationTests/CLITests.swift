@@ -72,7 +72,9 @@ struct CLITests {
         let process = try ChildProcess(
             executable: Binaries.front, arguments: ["serve", "--host", "0.0.0.0", "--port", String(port), "--redis", "redis://127.0.0.1:\(try freePort())/0"],
             outputPath: log)
-        try await waitUntil { (try? String(contentsOfFile: log, encoding: .utf8))?.contains("listening") == true }
+        // Ready once it answers HTTP (503 here: its Redis is down); only then are its signal
+        // handlers certain to be in place.
+        try await waitUntil { (try? await httpRequest(port: port, method: "GET", path: "/healthz")) != nil }
         #expect(await process.terminate(grace: .seconds(10)) == 0)
         let output = try String(contentsOfFile: log, encoding: .utf8)
         #expect(output.contains("warning") && output.contains("no authentication"))

@@ -24,7 +24,9 @@ struct WorkerTests {
         let redis = try await RedisServer.start()
         let client = RedisClient(configuration: redis.configuration, logger: logger)
         let jobs = RedisJobQueue(redis: client, logger: logger)
-        let worker = Worker(registry: registry, jobs: jobs, configuration: .init(queues: ["default"], concurrency: 2), logger: logger)
+        let worker = Worker(
+            registry: registry, jobs: jobs, configuration: .init(queues: ["default"], concurrency: 2, unknownFunctionDelay: .milliseconds(100)),
+            logger: logger)
         let group = ServiceGroup(services: [jobs, worker], logger: logger)
         async let running: Void = group.run()
         do {
@@ -92,12 +94,23 @@ struct WorkerTests {
         }
     }
 
-    @Test func aJobForAnUnknownFunctionFailsWithoutRetry() async throws {
+    @Test func aJobForAnUnknownFunctionWaitsForAnotherWorkerThenFails() async throws {
         try await withWorker(FunctionRegistry()) { jobs in
-            _ = try await jobs.enqueue(EnqueueRequest(id: "ghost-1", function: "ghost", queue: "default", positional: [], keywords: JSONObject(), maxAttempts: 3))
-            let record = try await jobs.waitForJob(id: "ghost-1", timeout: .seconds(10))
+            _ = try await jobs.enqueue(EnqueueRequest(id: "ghost-1", function: "ghost", queue: "default", positional: [], keywords: JSONObject(), maxAttempts: 1))
+            // Deferred (not failed) while a worker that has the function may still take it.
+            var seen: Set<JobStatus> = []
+            var record: JobRecord? = nil
+            for _ in 0..<500 {
+                record = try await jobs.job(id: "ghost-1")
+                if let status = record?.status { seen.insert(status) }
+                if record?.status?.isTerminal == true { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(seen.contains(.scheduled))
             #expect(record?.status == .failed)
-            #expect(record?.attempts == 1)
+            #expect(record?.attempts == 3)  // max_deliveries
+            #expect(record?.error?["message"]?.stringValue?.contains("ghost") == true)
+            #expect(record?.fields["lease"] == nil)
         }
     }
 

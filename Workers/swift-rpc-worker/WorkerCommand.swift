@@ -19,8 +19,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Exit when the queues are empty.") var burst = false
     @Option(help: "Seconds jobs in hand may take to finish after SIGTERM.") var grace: Double = 30
     @Option(help: "Seconds between heartbeats.") var heartbeatInterval: Double = 10
-    @Option(help: "Seconds of silence after which a worker is dead and its jobs are recovered.") var heartbeatTTL: Int = 30
+    @Option(help: "Seconds of silence after which a worker is dead and its jobs are given back.") var heartbeatTTL: Double = 30
     @Option(help: "Starts of one job before a job lost with its worker fails with worker_lost.") var maxDeliveries = 3
+    @Option(help: "Ids kept on each failed list (the oldest are dropped).") var failedMax = 10_000
     @Option(help: "redis://[:password@]host:port[/db] (default: $SWIFTRPC_REDIS_URL, else redis://127.0.0.1:6379/0).")
     var redis: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
@@ -30,12 +31,15 @@ struct WorkerCommand: AsyncParsableCommand {
         guard !names.isEmpty, names.allSatisfy(JobNames.isValidQueueName) else {
             throw ValidationError("--queues: names match [A-Za-z0-9_.-]{1,64}, separated by commas")
         }
-        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
-        guard grace >= 0, grace.isFinite else { throw ValidationError("--grace must be a number of seconds >= 0") }
-        guard heartbeatInterval > 0, heartbeatInterval.isFinite, heartbeatTTL >= 1, Double(heartbeatTTL) > heartbeatInterval else {
-            throw ValidationError("--heartbeat-interval must be > 0 and less than --heartbeat-ttl (whole seconds >= 1)")
+        guard (1...1024).contains(concurrency) else { throw ValidationError("--concurrency must be from 1 to 1024") }
+        guard Duration(checkedSeconds: grace) != nil else { throw ValidationError("--grace must be a number of seconds from 0 to 100 years") }
+        guard let interval = Duration(checkedSeconds: heartbeatInterval), interval > .zero,
+            let ttl = Duration(checkedSeconds: heartbeatTTL), ttl >= .seconds(1), ttl > interval
+        else {
+            throw ValidationError("--heartbeat-interval must be > 0 and less than --heartbeat-ttl (at least 1 s)")
         }
         guard maxDeliveries >= 1 else { throw ValidationError("--max-deliveries must be at least 1") }
+        guard failedMax >= 1 else { throw ValidationError("--failed-max must be at least 1") }
     }
 
     func run() async throws {
@@ -56,8 +60,9 @@ struct WorkerCommand: AsyncParsableCommand {
             registry: registry, jobs: RedisJobQueue(redis: client, logger: logger),
             configuration: .init(
                 queues: queues.split(separator: ",").map(String.init), concurrency: concurrency, burst: burst,
-                grace: .milliseconds(Int64(grace * 1000)), heartbeatInterval: .milliseconds(Int64(heartbeatInterval * 1000)),
-                heartbeatTTL: .seconds(heartbeatTTL), maxDeliveries: maxDeliveries),
+                grace: Duration(checkedSeconds: grace)!, heartbeatInterval: Duration(checkedSeconds: heartbeatInterval)!,
+                heartbeatTTL: Duration(checkedSeconds: heartbeatTTL)!,
+                delivery: DeliveryPolicy(maxDeliveries: maxDeliveries, failedMax: failedMax)),
             logger: logger)
         let mqFunctions = registry.functions.filter { $0.mode == .mq }.map(\.name)
         logger.info("swift-rpc-worker \(worker.id) starting", metadata: ["functions": "\(mqFunctions.joined(separator: ","))"])

@@ -67,7 +67,13 @@ public final class RedisConnection: Sendable {
     public func pipeline(_ commands: [[String]], extraTimeout: Duration = .zero) async throws(RedisClientError) -> [RESPValue] {
         guard !commands.isEmpty else { return [] }  // no reply would ever complete an empty batch
         let promise = channel.eventLoop.makePromise(of: [RESPValue].self)
-        channel.writeAndFlush(RedisRequest(commands: commands, promise: promise, extraTimeout: TimeAmount(extraTimeout)), promise: nil)
+        // A write that fails before the handler holds the request (the channel closed on the
+        // way) must fail the request too, or its caller would wait forever.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { error in
+            promise.fail(RedisClientError(.connectionClosed, "cannot write to Redis: \(error)"))
+        }
+        channel.writeAndFlush(RedisRequest(commands: commands, promise: promise, extraTimeout: TimeAmount(extraTimeout)), promise: written)
         do {
             return try await promise.futureResult.get()
         } catch let error as RedisClientError {
@@ -79,6 +85,12 @@ public final class RedisConnection: Sendable {
 
     public func close() async {
         try? await channel.close()
+    }
+
+    /// Closes the connection without waiting; commands in flight fail with `.connectionClosed`.
+    /// (Withdraws a blocking command: Redis drops the client and with it the wait.)
+    public func abort() {
+        channel.close(promise: nil)
     }
 }
 
