@@ -169,6 +169,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "JSONBench",
+            dependencies: ["SwiftRPC"],
+            path: "Benchmarks/JSONBench",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "QueueBench",
             dependencies: ["SwiftRPCRedis", "Redis", "SwiftRPC", "TestSupport", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/QueueBench",
@@ -181,6 +187,19 @@ let package = Package(
             name: "FuzzRequestDecoder",
             dependencies: ["SwiftRPC", "CFuzzDriver"],
             path: "Tests/Fuzz/FuzzRequestDecoder",
+            swiftSettings: swiftSettings
+        ),
+
+        // The worker process of the fault-injection suite (a ledger of every execution).
+        .executableTarget(
+            name: "FaultWorker",
+            dependencies: [
+                "SwiftRPCWorker", "SwiftRPCRedis", "Redis", "SwiftRPC",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/FaultWorker",
             swiftSettings: swiftSettings
         ),
 
@@ -205,7 +224,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "swift-rpc", "swift-rpc-worker", "FuzzRequestDecoder", "SwiftRPCWorker", "SwiftRPCRedis", "SwiftRPCServer", "TestSupport",
+                "swift-rpc", "swift-rpc-worker", "FaultWorker", "FuzzRequestDecoder", "SwiftRPCWorker", "SwiftRPCRedis", "SwiftRPCServer", "TestSupport",
                 "ProcessSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -37,10 +37,10 @@ public func registerExampleFunctions(in registry: inout FunctionRegistry) {
     registry.registerMQ("go", .double("seconds", default: 1)) { args in
         let seconds = try args.double("seconds")
         // Bounded: `Duration.seconds` traps on values such as 1e21.
-        guard seconds.isFinite, seconds >= 0, seconds <= 3600 else {
+        guard let duration = Duration.checkedSeconds(seconds, limit: 3600) else {
             throw FunctionError("seconds must be between 0 and 3600")
         }
-        try await Task.sleep(for: .seconds(seconds))
+        try await Task.sleep(for: duration)
         return "done after \(JSONValue.double(seconds).jsonText)s"
     }
     registry.registerMQ("fail_mq", .any("message")) { (args) async throws -> JSONValue in

@@ -20,8 +20,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
 
     func validate() throws {
-        guard workers >= 0 else { throw ValidationError("--workers must be 0 or more") }
-        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        try validatePort(port)
+        guard (0...64).contains(workers) else { throw ValidationError("--workers must be from 0 to 64") }
+        guard (1...1024).contains(concurrency) else { throw ValidationError("--concurrency must be from 1 to 1024") }
     }
 
     func run() async throws {

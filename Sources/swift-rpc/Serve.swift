@@ -21,6 +21,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
     @Flag(help: "Print the effective settings (secrets masked) and exit.") var printConfig = false
 
+    func validate() throws {
+        try validatePort(port)
+    }
+
     func run() async throws {
         let settings: Settings
         let tls: NIOSSLContext?
@@ -74,6 +78,11 @@ struct Serve: AsyncParsableCommand {
         try await group.run()
         await redisClient.shutdown()
     }
+}
+
+/// A TCP port number, or 0 for any free one (NIO would wrap 70000 to 4464 without a word).
+func validatePort(_ port: Int) throws {
+    guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
 }
 
 func makeLogger(label: String, level: String?) -> Logger {

@@ -7,9 +7,9 @@ import Testing
 import TestSupport
 
 /// Runs `swift-rpc ARGS` to the end; its exit status and output (stdout and stderr).
-func swiftRPC(_ arguments: [String], in directory: String) async throws -> (status: Int32, output: String) {
+func swiftRPC(_ arguments: [String], in directory: String, executable: String = Binaries.front) async throws -> (status: Int32, output: String) {
     let log = directory + "/cli-\(UUID().uuidString.prefix(8)).log"
-    let process = try ChildProcess(executable: Binaries.front, arguments: arguments, outputPath: log)
+    let process = try ChildProcess(executable: executable, arguments: arguments, outputPath: log)
     let status = await process.wait(timeout: .seconds(30)) ?? -1
     return (status, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
 }
@@ -62,6 +62,26 @@ struct CLITests {
         #expect(!printed.contains("alpha") && !printed.contains("xiaorui") && !printed.contains("hmac-secret"))
         let (shortStatus, short) = try await serve(config: #"{"jwt": {"algorithm": "HS256", "secret": "short"}}"#)
         #expect(shortStatus != 0 && short.contains("jwt") && short.contains("32 bytes"))
+    }
+
+    @Test func outOfRangeNumbersInFlagsAreValidationErrorsNotTraps() async throws {
+        let dir = FileManager.default.temporaryDirectory.path
+        let cases: [(String, [String], String)] = [
+            (Binaries.worker, ["--grace", "1e300"], "--grace"),
+            (Binaries.worker, ["--grace", "nan"], "--grace"),
+            (Binaries.worker, ["--heartbeat-ttl", "1e300"], "--heartbeat"),
+            (Binaries.worker, ["--heartbeat-interval", "-1"], "--heartbeat"),
+            (Binaries.worker, ["--concurrency", "100000000"], "--concurrency"),
+            (Binaries.front, ["serve", "--port", "70000"], "--port"),
+            (Binaries.front, ["run", "--port", "65536"], "--port"),
+            (Binaries.front, ["run", "--workers", "100000"], "--workers"),
+        ]
+        for (executable, arguments, named) in cases {
+            let (status, output) = try await swiftRPC(arguments, in: dir, executable: executable)
+            // ArgumentParser's validation exit code is 64; a trap would be a signal (status > 128 or < 0).
+            #expect(status == 64, "\(arguments): exit \(status)\n\(output)")
+            #expect(output.contains(named), "\(arguments): \(output)")
+        }
     }
 
     @Test func bindingBeyondLoopbackWithoutAuthenticationWarns() async throws {

@@ -139,6 +139,90 @@ struct JobQueueTests {
         }
     }
 
+    @Test func aStoppingWorkerWithdrawsItsWaitingFetch() async throws {
+        try await withStack { stack in
+            let worker = try await stack.startWorker(["--concurrency", "2"])
+            let long = try await stack.enqueue("go", ["args": [2]])
+            try await waitUntil { try await stack.jobHash(long)["status"] == "started" }
+            // One slot busy, the other blocked in BLMOVE; the stop withdraws the wait at once.
+            worker.signal(SIGTERM)
+            try await waitUntil { stack.log("worker1.log").contains("graceful shutdown") }
+            let late = try await stack.enqueue("test_mq", ["args": [1, 2]])
+            #expect(await worker.wait(timeout: .seconds(15)) == 0)
+            #expect(try await stack.jobHash(long)["status"] == "finished")
+            let hash = try await stack.jobHash(late)
+            #expect(hash["status"] == "queued" && hash["attempts"] == "0", "\(hash)")
+            #expect(try await stack.client.send(["LRANGE", "swiftrpc:queue:default", "0", "-1"]) == .array([.bulkString(late)]))
+            try await stack.startWorker()
+            #expect(try await stack.waitForJob(late)["result"] == 3)
+        }
+    }
+
+    @Test func theGracePeriodStartsAtSigtermEvenWhenEverySlotIsBusy() async throws {
+        try await withStack { stack in
+            let worker = try await stack.startWorker(["--concurrency", "1", "--grace", "0.5"])
+            let id = try await stack.enqueue("go", ["args": [8]])
+            try await waitUntil { try await stack.jobHash(id)["status"] == "started" }
+            worker.signal(SIGTERM)
+            #expect(await worker.wait(timeout: .seconds(6)) == 0, "the worker waited for its busy slot instead of the grace period")
+            let hash = try await stack.jobHash(id)
+            #expect(hash["status"] == "queued" && hash["attempts"] == "1" && hash["result"] == nil)
+            #expect(try await stack.client.llen("swiftrpc:queue:default") == 1)
+        }
+    }
+
+    @Test func aDeployDoesNotRunALongJobTwice() async throws {
+        try await withStack { stack in
+            // Heartbeats every 0.5 s, dead after 2 s: a drain without heartbeats would look dead.
+            let fast = ["--heartbeat-interval", "0.5", "--heartbeat-ttl", "2"]
+            let old = try await stack.startWorker(fast + ["--grace", "30"])
+            let id = try await stack.enqueue("go", ["args": [4]])
+            try await waitUntil { try await stack.jobHash(id)["status"] == "started" }
+            let oldID = try await stack.jobHash(id)["worker"]
+            old.signal(SIGTERM)
+            try await stack.startWorker(fast)  // the new version, on the same queue
+            #expect(await old.wait(timeout: .seconds(20)) == 0)
+            let job = try await stack.waitForJob(id)
+            #expect(job["status"] == "finished")
+            #expect(job["attempts"] == 1)
+            #expect(job["worker"] == oldID.map(JSONValue.string))
+            #expect(!stack.log("worker2.log").contains("job=\(id)"))
+        }
+    }
+
+    @Test func aWorkerStoppedPastItsHeartbeatDropsItsLateAnswerAndRegistersAgain() async throws {
+        try await withStack { stack in
+            let fast = ["--heartbeat-interval", "0.5", "--heartbeat-ttl", "2"]
+            let sleeper = try await stack.startWorker(fast)
+            let id = try await stack.enqueue("go", ["args": [3]])
+            try await waitUntil { try await stack.jobHash(id)["status"] == "started" }
+            let sleeperID = try #require(try await stack.jobHash(id)["worker"])
+            sleeper.signal(SIGSTOP)
+            try await stack.startWorker(fast)
+            try await waitUntil(seconds: 20) { try await stack.jobHash(id)["worker"] != sleeperID }
+            sleeper.signal(SIGCONT)
+            let job = try await stack.waitForJob(id)
+            #expect(job["status"] == "finished" && job["attempts"] == 2)
+            #expect(job["worker"] != .string(sleeperID))
+            // The sleeper's own run ends later; its answer is dropped, and it registers again.
+            try await waitUntil(seconds: 15) { stack.log("worker1.log").contains("outcome dropped") }
+            try await waitUntil(seconds: 15) { try await stack.workerIDs().contains(sleeperID) }
+            #expect(stack.log("worker1.log").contains("declared dead"))
+            #expect(try await stack.waitForJob(id)["worker"] != .string(sleeperID))
+            // And it goes on working.
+            #expect(try await stack.waitForJob(try await stack.enqueue("test_mq", ["args": [2, 2]]))["result"] == 4)
+        }
+    }
+
+    @Test func aHugeSleepIsAFunctionErrorNotACrash() async throws {
+        try await withStack { stack in
+            let worker = try await stack.startWorker()
+            let job = try await stack.waitForJob(try await stack.enqueue("go", ["args": [1e21]]))
+            #expect(job["status"] == "failed" && job["error"]?["code"] == "function_error")
+            #expect(worker.exitStatus() == nil)
+        }
+    }
+
     @Test func anIdleWorkerAndTheFrontReconnectAfterRedisRestarts() async throws {
         try await withStack { stack in
             try await stack.startWorker()

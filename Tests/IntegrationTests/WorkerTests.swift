@@ -18,14 +18,14 @@ struct WorkerTests {
     }
 
     func withWorker(
-        _ registry: FunctionRegistry, _ body: (RedisJobQueue) async throws -> Void
+        _ registry: FunctionRegistry, concurrency: Int = 2, _ body: (RedisJobQueue) async throws -> Void
     ) async throws {
         let logger = Logger(label: "worker-tests")
         let redis = try await RedisServer.start()
         let client = RedisClient(configuration: redis.configuration, logger: logger)
         let jobs = RedisJobQueue(redis: client, logger: logger)
         let worker = Worker(
-            registry: registry, jobs: jobs, configuration: .init(queues: ["default"], concurrency: 2, unknownFunctionDelay: .milliseconds(100)),
+            registry: registry, jobs: jobs, configuration: .init(queues: ["default"], concurrency: concurrency, unknownFunctionDelay: .milliseconds(100)),
             logger: logger)
         let group = ServiceGroup(services: [jobs, worker], logger: logger)
         async let running: Void = group.run()
@@ -111,6 +111,48 @@ struct WorkerTests {
             #expect(record?.attempts == 3)  // max_deliveries
             #expect(record?.error?["message"]?.stringValue?.contains("ghost") == true)
             #expect(record?.fields["lease"] == nil)
+        }
+    }
+
+    /// Opens when the test says so; waiting on it ignores cancellation, as a careless function does.
+    final class Gate: Sendable {
+        let state = Mutex<(open: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+        func wait() async {
+            await withCheckedContinuation { continuation in
+                let now = state.withLock { state in
+                    if !state.open { state.waiting.append(continuation) }
+                    return state.open
+                }
+                if now { continuation.resume() }
+            }
+        }
+        func open() {
+            state.withLock { state in
+                state.open = true
+                defer { state.waiting = [] }
+                return state.waiting
+            }.forEach { $0.resume() }
+        }
+    }
+
+    @Test func aTimeoutFreesTheSlotEvenWhenTheFunctionIgnoresCancellation() async throws {
+        let gate = Gate()
+        var registry = FunctionRegistry()
+        registry.registerMQ("stubborn", options: MQOptions(timeout: .milliseconds(200))) { _ in
+            await gate.wait()
+            return "too late"
+        }
+        registry.registerMQ("quick") { _ in "quick" }
+        try await withWorker(registry, concurrency: 1) { jobs in
+            _ = try await jobs.enqueue(EnqueueRequest(id: "stubborn-1", function: "stubborn", queue: "default", positional: [], keywords: JSONObject(), maxAttempts: 1))
+            let stubborn = try await jobs.waitForJob(id: "stubborn-1", timeout: .seconds(10))
+            #expect(stubborn?.status == .failed && stubborn?.error?["code"] == "timeout")
+            // The one slot is free while the stubborn function still waits at its gate.
+            _ = try await jobs.enqueue(EnqueueRequest(id: "quick-1", function: "quick", queue: "default", positional: [], keywords: JSONObject(), maxAttempts: 1))
+            #expect(try await jobs.waitForJob(id: "quick-1", timeout: .seconds(10))?.result == "quick")
+            gate.open()
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(try await jobs.job(id: "stubborn-1")?.error?["code"] == "timeout")  // its late result is not recorded
         }
     }
 

@@ -12,6 +12,22 @@ import Testing
         #expect(try JSONParser.parse("9223372036854775808") == .double(9223372036854775808.0))
     }
 
+    @Test func aWideObjectKeepsEveryKeyInOrderAndTheLastDuplicateWins() throws {
+        let keys = 80_000
+        let text = "{" + (0..<keys).map { "\"k\($0)\":\($0)" }.joined(separator: ",") + ",\"k7\":\"again\"}"
+        guard case .object(let object) = try JSONParser.parse(text) else { Issue.record("not an object"); return }
+        #expect(object.count == keys)
+        #expect(object.keys.first == "k0" && object.keys.last == "k\(keys - 1)")
+        #expect(object["k79999"] == 79_999)
+        #expect(object["k7"] == "again")
+        var edited = object
+        edited["k3"] = nil
+        #expect(edited.count == keys - 1 && edited["k3"] == nil && edited["k4"] == 4 && edited["k79999"] == 79_999)
+        #expect(edited != object)
+        edited["k3"] = 3
+        #expect(edited == object)  // "k3" is now last: equality ignores order
+    }
+
     @Test func roundTripKeepsEveryKindAndUnicode() throws {
         let text = #"{"a":[1,-2.5,true,false,null,"ü€😀 \"q\" \\ \n\t\u0001"],"b":{},"c":[],"ключ":"значение"}"#
         let value = try JSONParser.parse(text)

@@ -32,9 +32,9 @@ struct WorkerCommand: AsyncParsableCommand {
             throw ValidationError("--queues: names match [A-Za-z0-9_.-]{1,64}, separated by commas")
         }
         guard (1...1024).contains(concurrency) else { throw ValidationError("--concurrency must be from 1 to 1024") }
-        guard Duration(checkedSeconds: grace) != nil else { throw ValidationError("--grace must be a number of seconds from 0 to 100 years") }
-        guard let interval = Duration(checkedSeconds: heartbeatInterval), interval > .zero,
-            let ttl = Duration(checkedSeconds: heartbeatTTL), ttl >= .seconds(1), ttl > interval
+        guard Duration.checkedSeconds(grace) != nil else { throw ValidationError("--grace must be a number of seconds from 0 to 100 years") }
+        guard let interval = Duration.checkedSeconds(heartbeatInterval), interval > .zero,
+            let ttl = Duration.checkedSeconds(heartbeatTTL), ttl >= .seconds(1), ttl > interval
         else {
             throw ValidationError("--heartbeat-interval must be > 0 and less than --heartbeat-ttl (at least 1 s)")
         }
@@ -60,8 +60,8 @@ struct WorkerCommand: AsyncParsableCommand {
             registry: registry, jobs: RedisJobQueue(redis: client, logger: logger),
             configuration: .init(
                 queues: queues.split(separator: ",").map(String.init), concurrency: concurrency, burst: burst,
-                grace: Duration(checkedSeconds: grace)!, heartbeatInterval: Duration(checkedSeconds: heartbeatInterval)!,
-                heartbeatTTL: Duration(checkedSeconds: heartbeatTTL)!,
+                grace: Duration.checkedSeconds(grace)!, heartbeatInterval: Duration.checkedSeconds(heartbeatInterval)!,
+                heartbeatTTL: Duration.checkedSeconds(heartbeatTTL)!,
                 delivery: DeliveryPolicy(maxDeliveries: maxDeliveries, failedMax: failedMax)),
             logger: logger)
         let mqFunctions = registry.functions.filter { $0.mode == .mq }.map(\.name)
