@@ -31,7 +31,7 @@ ratio() { python3 -c "print(f'{float($1)/float($2):.2f}')"; }
 
 echo "== building (release)"
 swift build -c release --product swift-rpc >/dev/null 2>&1 || swift build -c release --product swift-rpc
-for p in swift-rpc-worker MinimalNIOServer RedisPipelineBench QueueBench; do swift build -c release --product "$p" >/dev/null; done
+for p in swift-rpc-worker MinimalNIOServer RedisPipelineBench QueueBench JSONBench; do swift build -c release --product "$p" >/dev/null; done
 BIN=$(swift build -c release --show-bin-path)
 
 REDIS_PORT=$(free_port); start_redis "$REDIS_PORT" "$TMP/redis"
@@ -57,6 +57,9 @@ if [ $HAVE_PEERS = 1 ]; then
     show "${WRK[@]}" --url "http://127.0.0.1:$TORNADO_PORT/test" --label tornado-swift_rpc; TOR=$(median_rps < "$TMP/last")
     echo "swift-rpc / swift_rpc on Tornado 6: $(ratio "$RPC" "$TOR")   (target >= 10)"
 fi
+
+echo; echo "== JSON: one wide object (80,000 keys, ~1.3 MB) vs an array of the same values"
+"$BIN/JSONBench" 80000
 
 echo; echo "== Redis client: LPUSH through RedisClient vs redis-benchmark (50 clients)"
 "$BIN/RedisPipelineBench" "$REDIS_URL" 200000 | tee "$TMP/client.tsv"
