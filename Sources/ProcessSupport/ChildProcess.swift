@@ -4,6 +4,15 @@ import Glibc
 import Darwin
 #endif
 
+#if os(Linux)
+/// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), looked up at run time:
+/// it is a GNU extension that the Glibc module does not export to Swift.
+private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+private let addCloseFrom: AddCloseFrom? = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map {
+    unsafeBitCast($0, to: AddCloseFrom.self)
+}
+#endif
+
 /// A child process started with `posix_spawn`, with every signal unblocked and at its default
 /// disposition. (A child started from a Swift concurrency or Dispatch thread would otherwise
 /// inherit that thread's blocked SIGTERM/SIGINT and ignore them: FINDINGS.md.)
@@ -32,6 +41,12 @@ public final class ChildProcess: Sendable {
             posix_spawn_file_actions_addopen(&fileActions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
             posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
         }
+        // The child gets standard input, output and error only. An inherited socket would keep
+        // the parent's connections open for as long as the child lives: a connection the parent
+        // closes sends no FIN while a child still holds it.
+        #if os(Linux)
+        _ = addCloseFrom?(&fileActions, 3)
+        #endif
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -43,6 +58,9 @@ public final class ChildProcess: Sendable {
         posix_spawnattr_setsigmask(&attributes, &noSignals)
         posix_spawnattr_setsigdefault(&attributes, &allSignals)
         var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        #if canImport(Darwin)
+        flags |= POSIX_SPAWN_CLOEXEC_DEFAULT
+        #endif
         if ownProcessGroup {
             flags |= POSIX_SPAWN_SETPGROUP
             posix_spawnattr_setpgroup(&attributes, 0)

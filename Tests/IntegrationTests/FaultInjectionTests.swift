@@ -39,6 +39,8 @@ struct FaultInjectionTests {
         // Used only by the test body, one step at a time.
         var redis: RedisServer
         var workers: [ChildProcess] = []
+        /// Each worker's log, by pid.
+        var logs: [Int32: String] = [:]
         var started = 0
         let ledger: String
 
@@ -49,11 +51,18 @@ struct FaultInjectionTests {
 
         func startWorker() throws {
             started += 1
-            workers.append(
-                try ChildProcess(
-                    executable: Binaries.directory + "/FaultWorker",
-                    arguments: ["--redis", redis.url, "--ledger", ledger, "--concurrency", "8", "--grace", "1"],
-                    outputPath: redis.directory + "/worker\(started).log"))
+            let log = redis.directory + "/worker\(started).log"
+            let worker = try ChildProcess(
+                executable: Binaries.directory + "/FaultWorker",
+                arguments: ["--redis", redis.url, "--ledger", ledger, "--concurrency", "8", "--grace", "1"], outputPath: log)
+            workers.append(worker)
+            logs[worker.pid] = log
+        }
+
+        /// Workers that found they had been declared dead without a fault of ours (starved of
+        /// CPU, or cut off from Redis past their heartbeat TTL): their deliveries were lost too.
+        func declaredDead() -> Set<Int32> {
+            Set(logs.filter { (try? String(contentsOfFile: $0.value, encoding: .utf8))?.contains("declared dead") == true }.keys)
         }
 
         func restartRedis() async throws {
@@ -148,6 +157,7 @@ struct FaultInjectionTests {
                 runs[parts[0], default: []].append((parts[1], parts[2], Int32(parts[3]) ?? 0))
             }
 
+            let lostContact = system.declaredDead().subtracting(faulted)
             var lost = 0
             var extra = 0
             var unexplained: [String] = []
@@ -163,7 +173,7 @@ struct FaultInjectionTests {
                 #expect(parts.first == hash["attempts"], "\(id): result from start \(parts.first ?? "?") of \(hash["attempts"] ?? "?")")
                 #expect(mine.contains { $0.attempt == parts.first && $0.delivery == parts.last }, "\(id): its result's delivery never ran")
                 extra += max(0, mine.count - 1)
-                for run in mine where run.delivery != parts.last && !faulted.contains(run.pid) {
+                for run in mine where run.delivery != parts.last && !faulted.contains(run.pid) && !lostContact.contains(run.pid) {
                     unexplained.append("\(id) ran again after delivery \(run.delivery) on pid \(run.pid), which no fault touched")
                 }
             }
@@ -175,6 +185,7 @@ struct FaultInjectionTests {
             print(
                 "fault injection: \(Self.jobCount) jobs, \(injected.values.reduce(0, +)) faults (\(faults)), "
                     + "\(runs.values.map(\.count).reduce(0, +)) executions, \(extra) extra, lost = \(lost), "
+                    + "\(lostContact.count) unfaulted workers declared dead, "
                     + "seed \(seed), \(String(format: "%.1f", (ContinuousClock.now - began).inSeconds)) s")
             #expect(lost == 0)
             #expect(unexplained.isEmpty, "\(unexplained.prefix(10))")
