@@ -69,6 +69,7 @@ public final class Worker: Service {
     /// Who this worker is; the id changes only if a registration finds it taken.
     private let info: Mutex<WorkerInfo>
     private let blockingPool: NIOThreadPool
+    private let runner: JobRunner
     /// When the grace period ends; set by the shutdown signal.
     private let stopDeadline = Mutex<ContinuousClock.Instant?>(nil)
     /// The connection a blocking take waits on, so a shutdown can withdraw the wait.
@@ -91,6 +92,9 @@ public final class Worker: Service {
         self.configuration = configuration
         self.baseLogger = logger
         self.blockingPool = NIOThreadPool(numberOfThreads: max(1, configuration.concurrency))
+        self.runner = JobRunner(
+            registry: registry, jobs: jobs, policy: configuration.delivery, unknownFunctionDelay: configuration.unknownFunctionDelay,
+            blockingPool: blockingPool)
         (wakeups, wakeupsContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -213,142 +217,10 @@ public final class Worker: Service {
         // An unstructured task per job, so that a job still running when the grace period
         // ends does not keep the worker from exiting (it is put back on its queue instead).
         Task {
-            await self.execute(job)
+            await self.runner.run(job, worker: self.id, logger: self.logger)
             self.running.withLock { _ = $0.removeValue(forKey: job.id) }
             self.wakeupsContinuation.yield()
         }
-    }
-
-    // MARK: - Running one job
-
-    private func execute(_ job: TakenJob) async {
-        var logger = logger
-        logger[metadataKey: "job"] = "\(job.id)"
-        logger[metadataKey: "func"] = "\(job.function)"
-        let started = ContinuousClock.now
-        guard let function = registry.function(named: job.function), case .mq(let work, let options) = function.body else {
-            await deferUnknown(job, logger: logger)
-            return
-        }
-        logger.info("job started", metadata: ["queue": "\(job.queue)", "attempt": "\(job.attempts)/\(job.maxAttempts)"])
-        let outcome: Result<JSONValue, RPCError>
-        do {
-            let arguments = try Arguments.bind(
-                positional: job.positional.map(ArgumentValue.json), keywords: job.keywords.map { ($0.key, .json($0.value)) },
-                to: function.parameters, function: function.name)
-            let context = JobContext(jobID: job.id, attempt: job.attempts, delivery: job.lease, deadline: started + options.timeout)
-            outcome = await run(work, arguments, context: context, timeout: options.timeout)
-        } catch {
-            outcome = .failure(error)
-        }
-        let elapsed = ContinuousClock.now - started
-        switch outcome {
-        case .success(let value):
-            let recorded = await record(job, logger: logger) {
-                try await self.jobs.finish(job, worker: self.id, result: value, resultTTL: options.resultTTL)
-            }
-            switch recorded {
-            case true?: logger.info("job finished", metadata: ["duration": "\(elapsed)"])
-            case false?: logLeaseLost(logger)
-            case nil: break
-            }
-        case .failure(let error):
-            let code = error.code == .timeout ? "timeout" : "function_error"
-            let retry = job.attempts < job.maxAttempts && error.code != .invalidArguments
-            let backoff = options.retryBackoff * (1 << min(job.attempts - 1, 20))
-            let recorded = await record(job, logger: logger) {
-                try await self.jobs.fail(
-                    job, worker: self.id, error: ["code": .string(code), "message": .string(error.message)],
-                    retryAt: retry ? Timestamp.now() + backoff.inSeconds : nil, failureTTL: options.failureTTL, policy: self.configuration.delivery)
-            }
-            switch recorded {
-            case .retrying?: logger.warning("job failed; retrying", metadata: ["error": "\(error.message)", "backoff": "\(backoff)"])
-            case .failed?: logger.error("job failed", metadata: ["error": "\(error.message)", "duration": "\(elapsed)"])
-            case .leaseLost?: logLeaseLost(logger)
-            case nil: break
-            }
-        }
-    }
-
-    /// A job whose function this worker lacks (another version of the app, mid-deploy) waits
-    /// for another worker; after `maxDeliveries` starts it fails.
-    private func deferUnknown(_ job: TakenJob, logger: Logger) async {
-        let error: JSONValue = ["code": "function_error", "message": .string("no worker that took this job has an MQ function named '\(job.function)'")]
-        let dueAt = Timestamp.now() + configuration.unknownFunctionDelay.inSeconds
-        let outcome = await record(job, logger: logger) {
-            try await self.jobs.deferJob(job, worker: self.id, dueAt: dueAt, error: error, policy: self.configuration.delivery)
-        }
-        switch outcome {
-        case .retrying?:
-            logger.warning(
-                "no MQ function of that name in this worker; the job waits for another worker",
-                metadata: ["delivery": "\(job.attempts)/\(configuration.delivery.maxDeliveries)", "delay": "\(configuration.unknownFunctionDelay)"])
-        case .failed?:
-            logger.error("no MQ function of that name in any worker that took the job; it failed", metadata: ["deliveries": "\(job.attempts)"])
-        case .leaseLost?: logLeaseLost(logger)
-        case nil: break
-        }
-    }
-
-    private func logLeaseLost(_ logger: Logger) {
-        logger.warning(
-            "outcome dropped: this delivery no longer holds the job (the worker was silent past the heartbeat TTL, or its grace period ended)")
-    }
-
-    /// Runs the function under its timeout. At the deadline the delivery ends with `timeout`
-    /// and the slot is free, even if the function ignores cancellation (it is cancelled and
-    /// left to finish on its own; its result is then dropped).
-    private func run(
-        _ work: RegisteredFunction.MQWork, _ arguments: Arguments, context: JobContext, timeout: Duration
-    ) async -> Result<JSONValue, RPCError> {
-        let pool = blockingPool
-        let timedOut = RPCError(.timeout, "the job ran past its timeout of \(timeout)")
-        var timer: Scheduled<Void>?
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<JSONValue, RPCError>, Never>) in
-            let outcome = FirstOutcome(continuation)
-            let task = Task {
-                do {
-                    let value: JSONValue
-                    switch work {
-                    case .async(let body):
-                        value = try await JobContext.$current.withValue(context) { try await body(arguments) }
-                    case .blocking(let body):
-                        value = try await pool.runIfActive { try JobContext.$current.withValue(context) { try body(arguments) } }
-                    }
-                    outcome.resume(.success(value))
-                } catch {
-                    outcome.resume(.failure(error is CancellationError ? timedOut : .functionError(error)))
-                }
-            }
-            timer = jobs.redis.eventLoopGroup.next().scheduleTask(in: TimeAmount(timeout)) {
-                if outcome.resume(.failure(timedOut)) { task.cancel() }
-            }
-        }
-        timer?.cancel()
-        return result
-    }
-
-    /// Writes a job's outcome, retrying while Redis is away (the job stays in our active
-    /// list meanwhile, so if we die it is recovered, not lost). `nil` when it gave up: the id
-    /// stays in the active list and the next sweeps give the job back.
-    private func record<Outcome: Sendable>(
-        _ job: TakenJob, logger: Logger, _ write: @escaping @Sendable () async throws -> Outcome
-    ) async -> Outcome? {
-        var backoff = Duration.milliseconds(100)
-        for attempt in 1... {
-            do {
-                return try await write()
-            } catch {
-                if attempt == 1 { logger.warning("cannot store the job's outcome: \(error); retrying") }
-                if attempt > 60 {
-                    logger.error("gave up storing the job's outcome; the job stays active and will be given back")
-                    return nil
-                }
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(2))
-            }
-        }
-        return nil
     }
 
     // MARK: - Housekeeping
@@ -468,22 +340,7 @@ public final class Worker: Service {
     private static func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         gethostname(&buffer, buffer.count)
-        let name = String(cString: buffer)
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return name.isEmpty ? "localhost" : String(name.map { $0 == ":" ? "-" : $0 })
-    }
-}
-
-/// Resumes a continuation with the first outcome offered; later ones are ignored.
-private final class FirstOutcome<Value: Sendable>: Sendable {
-    private let continuation: Mutex<CheckedContinuation<Value, Never>?>
-
-    init(_ continuation: CheckedContinuation<Value, Never>) { self.continuation = Mutex(continuation) }
-
-    /// `true` when this was the first outcome.
-    @discardableResult
-    func resume(_ value: Value) -> Bool {
-        guard let continuation = continuation.withLock({ $0.take() }) else { return false }
-        continuation.resume(returning: value)
-        return true
     }
 }
