@@ -1,4 +1,6 @@
 import Logging
+import NIOCore
+import NIOPosix
 import Redis
 import Testing
 import TestSupport
@@ -167,6 +169,20 @@ struct RedisClientTests {
         #expect(try await client.get("after") == "2")
         await client.shutdown()
         await restarted.stopAndRemove()
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aCommandOnAClosedConnectionFailsInsteadOfWaiting() async throws {
+        try await withRedis { server, _ in
+            let connection = try await RedisConnection.connect(server.configuration, eventLoop: MultiThreadedEventLoopGroup.singleton.next(), logger: logger)
+            await connection.close()
+            // The write never reaches the handler that would answer it; its failure must.
+            await #expect(throws: RedisClientError.self) { try await connection.pipeline([["PING"]]) }
+            let aborted = try await RedisConnection.connect(server.configuration, eventLoop: MultiThreadedEventLoopGroup.singleton.next(), logger: logger)
+            let blocked = Task { try await aborted.pipeline([["BLPOP", "nothing", "0"]], extraTimeout: .seconds(60)) }
+            try await Task.sleep(for: .milliseconds(100))
+            aborted.abort()  // withdraws a blocking command at once
+            await #expect(throws: RedisClientError.self) { try await blocked.value }
+        }
     }
 
     @Test func aDedicatedConnectionServesBlockingCommands() async throws {
