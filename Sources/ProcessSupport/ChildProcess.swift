@@ -11,6 +11,9 @@ private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spaw
 private let addCloseFrom: AddCloseFrom? = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map {
     unsafeBitCast($0, to: AddCloseFrom.self)
 }
+/// glibc's `posix_spawn_file_actions_addchdir_np` (2.29 and later), looked up the same way.
+private typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+private let addChdir: AddChdir? = dlsym(nil, "posix_spawn_file_actions_addchdir_np").map { unsafeBitCast($0, to: AddChdir.self) }
 #endif
 
 /// A child process started with `posix_spawn`, with every signal unblocked and at its default
@@ -27,10 +30,10 @@ public final class ChildProcess: Sendable {
     /// Starts `executable` (a path, or a name looked up on PATH) with `arguments`.
     /// Standard output and error go to `outputPath` when given (appended), else are inherited.
     /// With `ownProcessGroup`, a terminal's Ctrl-C reaches only the parent, which then stops
-    /// its children in the order it chooses.
+    /// its children in the order it chooses. `workingDirectory` (Linux) is the child's folder.
     public init(
         executable: String, arguments: [String], outputPath: String? = nil, environment: [String: String]? = nil,
-        ownProcessGroup: Bool = false
+        ownProcessGroup: Bool = false, workingDirectory: String? = nil
     ) throws(Error) {
         self.executable = executable
         var fileActions = posix_spawn_file_actions_t()
@@ -46,6 +49,12 @@ public final class ChildProcess: Sendable {
         // closes sends no FIN while a child still holds it.
         #if os(Linux)
         _ = addCloseFrom?(&fileActions, 3)
+        if let workingDirectory {
+            guard let addChdir else { throw Error(description: "this C library cannot start a child in another folder") }
+            _ = addChdir(&fileActions, workingDirectory)
+        }
+        #else
+        if workingDirectory != nil { throw Error(description: "starting a child in another folder is supported on Linux only") }
         #endif
 
         var attributes = posix_spawnattr_t()

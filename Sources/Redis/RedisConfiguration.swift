@@ -12,6 +12,9 @@ public struct RedisConfiguration: Sendable, Equatable {
     /// How many multiplexed connections the client keeps.
     public var connections: Int
 
+    /// Where SwiftRPC looks for Redis when nothing names one.
+    public static let defaultURL = "redis://127.0.0.1:6379/0"
+
     public init(
         host: String = "127.0.0.1", port: Int = 6379, username: String? = nil, password: String? = nil, database: Int = 0,
         connectTimeout: Duration = .seconds(2), commandTimeout: Duration = .seconds(3), connections: Int = 2

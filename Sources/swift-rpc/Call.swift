@@ -13,10 +13,12 @@ struct Call: AsyncParsableCommand {
     @Argument(help: "The function.") var function: String
     @Argument(help: "Positional arguments.") var arguments: [String] = []
     @Option(name: .customLong("kw"), help: "A keyword argument, NAME=VALUE (repeatable).") var keywords: [String] = []
-    @Option(help: "The front.") var url = "http://127.0.0.1:8080"
+    @Option(help: "The front (default: $SWIFTRPC_URL, else the front of a swift-rpc run in this folder, else http://127.0.0.1:8080).")
+    var url: String?
     @Flag(help: "For MQ functions: wait (up to 30 s) for the result.") var wait = false
 
     func run() async throws {
+        let url = Discovery.frontURL(flag: url)
         var keywordObject = JSONObject()
         for keyword in keywords {
             guard let equals = keyword.firstIndex(of: "="), equals != keyword.startIndex else {

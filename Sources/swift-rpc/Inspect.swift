@@ -7,12 +7,13 @@ import SwiftRPCRedis
 
 /// Options every inspection command takes.
 struct InspectionOptions: ParsableArguments {
-    @Option(help: "redis://... (default: $SWIFTRPC_REDIS_URL, else redis://127.0.0.1:6379/0).") var redis: String?
+    @Option(help: "redis://... (default: $SWIFTRPC_REDIS_URL, else the Redis of a swift-rpc run in this folder, else redis://127.0.0.1:6379/0).")
+    var redis: String?
     @Flag(help: "Print one JSON document.") var json = false
 
     /// Runs `body` with a job queue on the Redis named by --redis.
     func withJobQueue<Result>(_ body: (RedisJobQueue) async throws -> Result) async throws -> Result {
-        let url = redis ?? ProcessInfo.processInfo.environment["SWIFTRPC_REDIS_URL"] ?? "redis://127.0.0.1:6379/0"
+        let url = Discovery.redisURL(flag: redis)
         let configuration: RedisConfiguration
         do {
             configuration = try RedisConfiguration(url: url)

@@ -12,7 +12,8 @@ struct Run: AsyncParsableCommand {
         abstract: "Everything on one machine: a private Redis (unless --redis), the front and workers.")
 
     @Option(help: "Address the front binds.") var host = "127.0.0.1"
-    @Option(help: "Port the front binds.") var port = 8080
+    @Option(help: "Port the front binds (0 picks a free one).") var port = 8080
+    @Option(help: "A JSON settings file for the front (SPEC §7 keys).") var config: String?
     @Option(help: "Worker processes.") var workers = 2
     @Option(help: "Jobs each worker runs at once.") var concurrency = 8
     @Option(help: "Use this Redis instead of starting one (redis://...).") var redis: String?
@@ -33,6 +34,14 @@ struct Run: AsyncParsableCommand {
             throw ValidationError("swift-rpc-worker is not next to swift-rpc (looked for \(workerBinary)); build both: swift build -c release")
         }
 
+        // The front would refuse bad settings by exiting, again at every restart: refuse them here, once.
+        let settings: Settings
+        do {
+            settings = try Settings.load(file: config, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let port = self.port == 0 ? try ChildProcess.freeLoopbackPort() : self.port
         var children: [Supervisor.Child] = []
         let redisURL: String
         if let redis {
@@ -55,7 +64,8 @@ struct Run: AsyncParsableCommand {
         children.append(
             .init(
                 name: "front", executable: binDir + "/swift-rpc",
-                arguments: ["serve", "--host", host, "--port", String(port), "--redis", redisURL] + logArguments, stopStage: 0,
+                arguments: ["serve", "--host", host, "--port", String(port), "--redis", redisURL] + (config.map { ["--config", $0] } ?? [])
+                    + logArguments, stopStage: 0,
                 stopGrace: .seconds(30)))
         for index in 1...max(1, workers) where workers > 0 {
             children.append(
@@ -65,8 +75,19 @@ struct Run: AsyncParsableCommand {
                     stopGrace: .seconds(40)))
         }
         let supervisor = Supervisor(children: children, redisURL: redis == nil ? redisURL : nil, logger: logger)
-        logger.info("front", metadata: ["url": "http://\(host):\(port)", "workers": "\(workers)"])
-        logger.info("try: curl -s http://\(host):\(port)/test_mq -d '{\"args\": [2, 3]}'   then   curl -s 'http://\(host):\(port)/jobs/<job_id>?wait=5'")
+        let scheme = settings.tlsCertificatePath == nil ? "http" : "https"
+        let frontURL = "\(scheme)://\(["0.0.0.0", "::"].contains(host) ? "127.0.0.1" : host):\(port)"
+        logger.info("front", metadata: ["url": "\(scheme)://\(host):\(port)", "workers": "\(workers)"])
+        // Tools started in this folder (queues, workers, failed, jobs, call) read this to find us.
+        let record = RunRecord(redisURL: redisURL, frontURL: frontURL, pid: getpid())
+        do {
+            try record.write()
+            logger.info("recorded for the tools in this folder", metadata: ["file": "\(RunRecord.path)"])
+        } catch {
+            logger.warning("cannot write \(RunRecord.path): \(error); tools here need --redis and --url")
+        }
+        defer { RunRecord.remove(pid: record.pid) }
+        logger.info("try: curl -s \(frontURL)/test_mq -d '{\"args\": [2, 3]}'   then   curl -s '\(frontURL)/jobs/<job_id>?wait=5'")
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: supervisor, successTerminationBehavior: .gracefullyShutdownGroup)],

@@ -43,7 +43,7 @@ struct Serve: AsyncParsableCommand {
         let logger = makeLogger(label: "swift-rpc.serve", level: logLevel)
         let redisConfiguration: RedisConfiguration
         do {
-            redisConfiguration = try RedisConfiguration(url: redis ?? ProcessInfo.processInfo.environment["SWIFTRPC_REDIS_URL"] ?? "redis://127.0.0.1:6379/0")
+            redisConfiguration = try RedisConfiguration(url: redis ?? ProcessInfo.processInfo.environment["SWIFTRPC_REDIS_URL"] ?? RedisConfiguration.defaultURL)
         } catch {
             throw ValidationError("--redis: \(error)")
         }

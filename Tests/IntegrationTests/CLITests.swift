@@ -7,11 +7,21 @@ import Testing
 import TestSupport
 
 /// Runs `swift-rpc ARGS` to the end; its exit status and output (stdout and stderr).
-func swiftRPC(_ arguments: [String], in directory: String, executable: String = Binaries.front) async throws -> (status: Int32, output: String) {
+func swiftRPC(
+    _ arguments: [String], in directory: String, executable: String = Binaries.front, workingDirectory: String? = nil,
+    environment: [String: String]? = nil
+) async throws -> (status: Int32, output: String) {
     let log = directory + "/cli-\(UUID().uuidString.prefix(8)).log"
-    let process = try ChildProcess(executable: executable, arguments: arguments, outputPath: log)
+    let process = try ChildProcess(
+        executable: executable, arguments: arguments, outputPath: log, environment: environment, workingDirectory: workingDirectory)
     let status = await process.wait(timeout: .seconds(30)) ?? -1
     return (status, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+}
+
+extension String {
+    /// The last line of a command's output: its JSON document, after the line on standard
+    /// error that says which Redis or front the command used.
+    var lastLine: String { split(separator: "\n").last.map(String.init) ?? "" }
 }
 
 @Suite("swift-rpc commands", .serialized)
@@ -109,7 +119,7 @@ struct CLITests {
 
         let empty = try await swiftRPC(["failed", "list", "--json"] + redis, in: dir)
         #expect(empty.status == 0)
-        #expect(empty.output.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+        #expect(empty.output.lastLine == "[]")
         let added = try await swiftRPC(["call", "add", "1", "2"] + url, in: dir)
         #expect(added.status == 0)
         #expect(added.output.contains(#"{"response":3}"#))
@@ -122,16 +132,16 @@ struct CLITests {
         let shown = try await swiftRPC(["jobs", "show", failedID, "--json"] + redis, in: dir)
         let direct = try await httpRequest(port: stack.frontPort, method: "GET", path: "/jobs/\(failedID)")
         #expect(shown.status == 0)
-        #expect(try JSONParser.parse(shown.output.trimmingCharacters(in: .whitespacesAndNewlines)) == direct.json)
+        #expect(try JSONParser.parse(shown.output.lastLine) == direct.json)
         #expect(try await swiftRPC(["jobs", "show", "no-such-job"] + redis, in: dir).status != 0)
 
         let queues = try await swiftRPC(["queues", "--json"] + redis, in: dir)
-        #expect(try JSONParser.parse(queues.output.trimmingCharacters(in: .whitespacesAndNewlines)) == [["name": "default", "length": 0, "active": 0]])
-        let workers = try JSONParser.parse((try await swiftRPC(["workers", "--json"] + redis, in: dir)).output.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(try JSONParser.parse(queues.output.lastLine) == [["name": "default", "length": 0, "active": 0]])
+        let workers = try JSONParser.parse((try await swiftRPC(["workers", "--json"] + redis, in: dir)).output.lastLine)
         guard case .array(let workerList) = workers else { throw TestSupportError("workers --json: \(workers)") }
         #expect(workerList.first?["pid"] == .int(Int(stack.workers[0].process.pid)))
 
-        let list = try JSONParser.parse((try await swiftRPC(["failed", "list", "--json"] + redis, in: dir)).output.trimmingCharacters(in: .whitespacesAndNewlines))
+        let list = try JSONParser.parse((try await swiftRPC(["failed", "list", "--json"] + redis, in: dir)).output.lastLine)
         #expect(list == [["job_id": .string(failedID), "queue": "default", "func": "fail_mq", "error": ["code": "function_error", "message": "boom"], "attempts": 1, "ended_at": direct.json?["ended_at"] ?? .null]])
         #expect(try await swiftRPC(["failed", "retry", failedID] + redis, in: dir).status == 0)
         let again = try await stack.waitForJob(failedID)
@@ -141,6 +151,51 @@ struct CLITests {
         #expect(try await stack.client.llen("swiftrpc:failed:default") == 0)
         #expect(try await swiftRPC(["failed", "retry", failedID] + redis, in: dir).status != 0)
         }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func toolsStartedInARunFolderFindItsRedisAndFront() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrpc-found-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Nothing in the environment names a Redis or a front.
+        let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SWIFTRPC_") }
+        let run = try ChildProcess(
+            executable: Binaries.front, arguments: ["run", "--port", "0", "--workers", "1"], outputPath: dir + "/run.log",
+            environment: environment, workingDirectory: dir)
+        let recordPath = dir + "/.swiftrpc/run.json"
+        try await waitUntil(seconds: 30) { FileManager.default.fileExists(atPath: recordPath) }
+        let record = try JSONParser.parse(try String(contentsOfFile: recordPath, encoding: .utf8))
+        let front = try #require(record["front_url"]?.stringValue)
+        let frontPort = try #require(front.split(separator: ":").last.flatMap { Int($0) })
+        #expect(record["pid"]?.intValue == Int(run.pid))
+        try await waitUntil(seconds: 30) { (try? await httpRequest(port: frontPort, method: "GET", path: "/healthz"))?.status == 200 }
+
+        func tool(_ arguments: [String], environment extra: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+            try await swiftRPC(arguments, in: dir, workingDirectory: dir, environment: environment.merging(extra) { $1 })
+        }
+        let added = try await tool(["call", "add", "1", "2"])
+        #expect(added.status == 0 && added.output.contains(#"{"response":3}"#), "\(added.output)")
+        #expect(added.output.contains("front \(front) (from swift-rpc run, pid \(run.pid)"))
+        try await waitUntil(seconds: 20) {
+            let workers = try await tool(["workers", "--json"]).output.split(separator: "\n").last.map(String.init) ?? ""
+            guard case .array(let list)? = try? JSONParser.parse(workers) else { return false }
+            return list.count == 1
+        }
+        let queues = try await tool(["queues", "--json"])
+        #expect(queues.status == 0, "\(queues.output)")
+        #expect(queues.output.contains("(from swift-rpc run, pid \(run.pid)"))
+        #expect(try JSONParser.parse(String(queues.output.split(separator: "\n").last ?? "")) == .array([]))
+        // A flag comes first, then the environment.
+        let flagged = try await tool(["queues", "--redis", "redis://127.0.0.1:1/0"], environment: ["SWIFTRPC_REDIS_URL": "redis://127.0.0.1:2/0"])
+        #expect(flagged.status != 0 && flagged.output.contains("Redis redis://127.0.0.1:1/0 (from --redis)"), "\(flagged.output)")
+        let fromEnvironment = try await tool(["queues"], environment: ["SWIFTRPC_REDIS_URL": "redis://127.0.0.1:2/0"])
+        #expect(fromEnvironment.output.contains("(from $SWIFTRPC_REDIS_URL)"), "\(fromEnvironment.output)")
+
+        run.signal(SIGTERM)
+        #expect(await run.wait(timeout: .seconds(60)) == 0)
+        #expect(!FileManager.default.fileExists(atPath: recordPath))
+        #expect(try await tool(["queues"]).output.contains("(from the default)"))
     }
 
     @Test(.timeLimit(.minutes(2)))

@@ -49,7 +49,7 @@ struct WorkerCommand: AsyncParsableCommand {
         logger.logLevel = (logLevel ?? environment["SWIFTRPC_LOG_LEVEL"]).flatMap(Logger.Level.init(rawValue:)) ?? .info
         let redisConfiguration: RedisConfiguration
         do {
-            redisConfiguration = try RedisConfiguration(url: redis ?? environment["SWIFTRPC_REDIS_URL"] ?? "redis://127.0.0.1:6379/0")
+            redisConfiguration = try RedisConfiguration(url: redis ?? environment["SWIFTRPC_REDIS_URL"] ?? RedisConfiguration.defaultURL)
         } catch {
             throw ValidationError("--redis: \(error)")
         }
