@@ -15,6 +15,9 @@ let package = Package(
         .library(name: "SwiftRPC", targets: ["SwiftRPC"]),
         .library(name: "SwiftRPCServer", targets: ["SwiftRPCServer"]),
         .library(name: "SwiftRPCClient", targets: ["SwiftRPCClient"]),
+        .library(name: "SwiftRPCRedis", targets: ["SwiftRPCRedis"]),
+        .library(name: "SwiftRPCWorker", targets: ["SwiftRPCWorker"]),
+        .library(name: "SwiftRPCApp", targets: ["SwiftRPCApp"]),
         .library(name: "Redis", targets: ["Redis"]),
         .executable(name: "swift-rpc", targets: ["swift-rpc"]),
         .executable(name: "swift-rpc-worker", targets: ["swift-rpc-worker"]),
@@ -116,14 +119,16 @@ let package = Package(
             name: "ProcessSupport",
             swiftSettings: swiftSettings
         ),
-        .executableTarget(
-            name: "swift-rpc",
+        // The whole command line of SPEC §2 over an app's own functions: `SwiftRPCApp(...).main()`.
+        .target(
+            name: "SwiftRPCApp",
             dependencies: [
+                "SwiftRPC",
                 "SwiftRPCServer",
                 "SwiftRPCRedis",
+                "SwiftRPCWorker",
                 "SwiftRPCClient",
                 "Redis",
-                "ExampleApp",
                 "ProcessSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -135,18 +140,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The example app's executables: thin calls of SwiftRPCApp over ExampleApp.
+        .executableTarget(
+            name: "swift-rpc",
+            dependencies: ["SwiftRPCApp", "ExampleApp"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "swift-rpc-worker",
-            dependencies: [
-                "SwiftRPCWorker",
-                "SwiftRPCRedis",
-                "Redis",
-                "ExampleApp",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-            ],
+            dependencies: ["SwiftRPCApp", "ExampleApp"],
             path: "Workers/swift-rpc-worker",
             swiftSettings: swiftSettings
         ),

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import ExampleApp
 import Logging
 import NIOSSL
 import Redis
@@ -48,8 +47,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--redis: \(error)")
         }
 
-        var registry = FunctionRegistry()
-        registerExampleFunctions(in: &registry)
+        let registry = SwiftRPCApp.registry()
         let redisClient = RedisClient(configuration: redisConfiguration, logger: logger)
         let jobQueue = RedisJobQueue(redis: redisClient, logger: logger)
         let router = RPCRouter(
@@ -66,7 +64,7 @@ struct Serve: AsyncParsableCommand {
             logger.warning("warning: binding \(host), beyond loopback, with no authentication configured (set tokens or jwt)")
         }
 
-        logger.info("swift-rpc serve starting", metadata: ["redis": "\(redisConfiguration.redactedURL)", "max_body_bytes": "\(settings.maxBodyBytes)"])
+        logger.info("\(SwiftRPCApp.name) serve starting", metadata: ["redis": "\(redisConfiguration.redactedURL)", "max_body_bytes": "\(settings.maxBodyBytes)"])
         for function in registry.functions {
             logger.info("function", metadata: ["name": "\(function.name)", "mode": "\(function.mode.rawValue)"])
         }

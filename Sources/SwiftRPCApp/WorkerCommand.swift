@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import ExampleApp
 import Logging
 import Redis
 import ServiceLifecycle
@@ -9,10 +8,13 @@ import SwiftRPCRedis
 import SwiftRPCWorker
 import UnixSignals
 
-@main
+/// One worker process: `APP worker`, or the whole command of `swift-rpc-worker`.
 struct WorkerCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "swift-rpc-worker", abstract: "Run MQ jobs from Redis (one worker process).")
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: SwiftRPCApp.isWorkerOnly ? "\(SwiftRPCApp.name)-worker" : "worker",
+            abstract: "Run MQ jobs from Redis (one worker process).")
+    }
 
     @Option(help: "Queues to take jobs from, in priority order (comma-separated).") var queues = "default"
     @Option(help: "Jobs run at once.") var concurrency = 4
@@ -53,8 +55,7 @@ struct WorkerCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("--redis: \(error)")
         }
-        var registry = FunctionRegistry()
-        registerExampleFunctions(in: &registry)
+        let registry = SwiftRPCApp.registry()
         let client = RedisClient(configuration: redisConfiguration, logger: logger)
         let worker = Worker(
             registry: registry, jobs: RedisJobQueue(redis: client, logger: logger),
@@ -65,7 +66,7 @@ struct WorkerCommand: AsyncParsableCommand {
                 delivery: DeliveryPolicy(maxDeliveries: maxDeliveries, failedMax: failedMax)),
             logger: logger)
         let mqFunctions = registry.functions.filter { $0.mode == .mq }.map(\.name)
-        logger.info("swift-rpc-worker \(worker.id) starting", metadata: ["functions": "\(mqFunctions.joined(separator: ","))"])
+        logger.info("\(SwiftRPCApp.name) worker \(worker.id) starting", metadata: ["functions": "\(mqFunctions.joined(separator: ","))"])
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

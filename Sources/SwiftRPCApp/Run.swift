@@ -28,12 +28,8 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let logger = makeLogger(label: "swift-rpc.run", level: logLevel)
-        let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
-        let workerBinary = binDir + "/swift-rpc-worker"
-        guard workers == 0 || FileManager.default.isExecutableFile(atPath: workerBinary) else {
-            throw ValidationError("swift-rpc-worker is not next to swift-rpc (looked for \(workerBinary)); build both: swift build -c release")
-        }
-
+        // The front and the workers are this very executable, started again.
+        let executable = SwiftRPCApp.executablePath
         // The front would refuse bad settings by exiting, again at every restart: refuse them here, once.
         let settings: Settings
         do {
@@ -63,15 +59,15 @@ struct Run: AsyncParsableCommand {
         let logArguments = logLevel.map { ["--log-level", $0] } ?? []
         children.append(
             .init(
-                name: "front", executable: binDir + "/swift-rpc",
+                name: "front", executable: executable,
                 arguments: ["serve", "--host", host, "--port", String(port), "--redis", redisURL] + (config.map { ["--config", $0] } ?? [])
                     + logArguments, stopStage: 0,
                 stopGrace: .seconds(30)))
         for index in 1...max(1, workers) where workers > 0 {
             children.append(
                 .init(
-                    name: "worker\(index)", executable: workerBinary,
-                    arguments: ["--redis", redisURL, "--concurrency", String(concurrency)] + logArguments, stopStage: 1,
+                    name: "worker\(index)", executable: executable,
+                    arguments: ["worker", "--redis", redisURL, "--concurrency", String(concurrency)] + logArguments, stopStage: 1,
                     stopGrace: .seconds(40)))
         }
         let supervisor = Supervisor(children: children, redisURL: redis == nil ? redisURL : nil, logger: logger)
