@@ -9,33 +9,33 @@ import Darwin
 /// The functions of swift_rpc's own example (SPEC §6). The front and the worker both call
 /// this, so they serve the same catalog.
 public func registerExampleFunctions(in registry: inout FunctionRegistry) {
-    registry.register("test", .any("args")) { args in
-        "this is test \(args.text("args"))"
+    // Parameters without a Swift type of their own (swift_rpc's were untyped) take any JSON.
+    registry.register("test", Param<JSONValue>("args")) { args in
+        "this is test \(args.plainText)"
     }
-    registry.register("test_args", .any("a"), .any("b"), .any("name", default: "xiaorui.cc")) { args in
-        "this is test \(args.text("a")) \(args.text("name"))"
+    registry.register("test_args", Param<JSONValue>("a"), Param<JSONValue>("b"), Param<JSONValue>("name", default: "xiaorui.cc")) { a, _, name in
+        "this is test \(a.plainText) \(name.plainText)"
     }
-    registry.register("add", .int("a"), .int("b")) { args in
-        try checkedSum(args, function: "add")
+    registry.register("add", Param<Int>("a"), Param<Int>("b")) { a, b in
+        try checkedSum(a, b, function: "add")
     }
-    registry.register("echo", .any("value")) { args in
-        args["value"]
+    registry.register("echo", Param<JSONValue>("value")) { value in
+        value
     }
-    registry.register("fail", .any("message")) { (args) throws -> JSONValue in
-        throw FunctionError(args.text("message"))
+    registry.register("fail", Param<JSONValue>("message")) { (message) throws -> JSONValue in
+        throw FunctionError(message.plainText)
     }
-    registry.registerAsync("test_async", .any("arg")) { args in
-        "this is test_async async \(args.text("arg"))"
+    registry.registerAsync("test_async", Param<JSONValue>("arg")) { arg in
+        "this is test_async async \(arg.plainText)"
     }
-    registry.registerPool("test_block", .double("seconds", default: 5)) { args in
-        try blockThread(seconds: args.double("seconds"))
+    registry.registerPool("test_block", Param<Double>("seconds", default: 5)) { seconds in
+        try blockThread(seconds: seconds)
         return "You said "
     }
-    registry.registerMQ("test_mq", .int("a"), .int("b")) { args in
-        try checkedSum(args, function: "test_mq")
+    registry.registerMQ("test_mq", Param<Int>("a"), Param<Int>("b")) { a, b in
+        try checkedSum(a, b, function: "test_mq")
     }
-    registry.registerMQ("go", .double("seconds", default: 1)) { args in
-        let seconds = try args.double("seconds")
+    registry.registerMQ("go", Param<Double>("seconds", default: 1)) { seconds in
         // Bounded: `Duration.seconds` traps on values such as 1e21.
         guard let duration = Duration.checkedSeconds(seconds, limit: 3600) else {
             throw FunctionError("seconds must be between 0 and 3600")
@@ -43,14 +43,14 @@ public func registerExampleFunctions(in registry: inout FunctionRegistry) {
         try await Task.sleep(for: duration)
         return "done after \(JSONValue.double(seconds).jsonText)s"
     }
-    registry.registerMQ("fail_mq", .any("message")) { (args) async throws -> JSONValue in
-        throw FunctionError(args.text("message"))
+    registry.registerMQ("fail_mq", Param<JSONValue>("message")) { (message) async throws -> JSONValue in
+        throw FunctionError(message.plainText)
     }
 }
 
 /// `a + b`, or a function error when the sum does not fit in 64 bits (never a crash).
-func checkedSum(_ args: Arguments, function: String) throws -> Int {
-    let (sum, overflow) = try args.int("a").addingReportingOverflow(try args.int("b"))
+func checkedSum(_ a: Int, _ b: Int, function: String) throws -> Int {
+    let (sum, overflow) = a.addingReportingOverflow(b)
     if overflow { throw FunctionError("\(function): the sum does not fit in a 64-bit integer") }
     return sum
 }
