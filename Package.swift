@@ -106,6 +106,7 @@ let package = Package(
             dependencies: [
                 "SwiftRPC",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -226,7 +227,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "swift-rpc", "swift-rpc-worker", "FaultWorker", "FuzzRequestDecoder", "SwiftRPCWorker", "SwiftRPCRedis", "SwiftRPCServer", "TestSupport",
+                "swift-rpc", "swift-rpc-worker", "FaultWorker", "FuzzRequestDecoder", "SwiftRPCWorker", "SwiftRPCRedis", "SwiftRPCServer",
+                "SwiftRPCClient", "TestSupport",
                 "ProcessSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -235,7 +237,7 @@ let package = Package(
         .testTarget(
             name: "SwiftRPCServerTests",
             dependencies: [
-                "SwiftRPCServer", "SwiftRPCRedis", "ExampleApp", "TestSupport", "ProcessSupport",
+                "SwiftRPCServer", "SwiftRPCRedis", "SwiftRPCClient", "ExampleApp", "TestSupport", "ProcessSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -83,6 +83,19 @@ public struct Param<Value: ParameterValue>: Sendable {
     }
 }
 
+extension JSONValue {
+    /// Any `Encodable` as JSON (a typed function's result, a typed client's argument).
+    public init<Value: Encodable>(encoding value: Value) throws {
+        self = try ResultEncoding.json(value)
+    }
+
+    /// This JSON as a `Decodable` Swift value.
+    public func decode<Value: Decodable>(as type: Value.Type = Value.self) throws -> Value {
+        if let same = self as? Value { return same }
+        return try JSONDecoder().decode(Value.self, from: Data(jsonText.utf8))
+    }
+}
+
 /// Results of typed functions: any `Encodable`, as JSON.
 enum ResultEncoding {
     static func json<Result: Encodable>(_ result: Result) throws -> JSONValue {

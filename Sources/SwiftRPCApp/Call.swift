@@ -16,6 +16,30 @@ struct Call: AsyncParsableCommand {
     @Option(help: "The front (default: $SWIFTRPC_URL, else the front of a swift-rpc run in this folder, else http://127.0.0.1:8080).")
     var url: String?
     @Flag(help: "For MQ functions: wait (up to 30 s) for the result.") var wait = false
+    @Option(help: "A token or JWT, sent as Authorization: Bearer (default: $SWIFTRPC_TOKEN).") var token: String?
+    @Option(help: "The User-Agent to send.") var userAgent: String?
+    @Option(help: "base64 or aes-gcm (the key: --aes-gcm-key or $SWIFTRPC_AES_GCM_KEY, base64 of 32 bytes).") var encryption: String?
+    @Option(help: "The AES-GCM key, base64 of 32 bytes.") var aesGcmKey: String?
+
+    func validate() throws {
+        _ = try clientConfiguration()
+    }
+
+    func clientConfiguration() throws -> RPCClient.Configuration {
+        let environment = ProcessInfo.processInfo.environment
+        var configuration = RPCClient.Configuration(token: token ?? environment["SWIFTRPC_TOKEN"], userAgent: userAgent)
+        switch encryption {
+        case nil: break
+        case "base64": configuration.encryption = .base64
+        case "aes-gcm":
+            guard let text = aesGcmKey ?? environment["SWIFTRPC_AES_GCM_KEY"], let key = Data(base64Encoded: text), key.count == 32 else {
+                throw ValidationError("--encryption aes-gcm needs --aes-gcm-key (or $SWIFTRPC_AES_GCM_KEY): base64 of exactly 32 bytes")
+            }
+            configuration.encryption = .aesGCM(key: Array(key))
+        case let other?: throw ValidationError("--encryption: base64 or aes-gcm, not '\(other)'")
+        }
+        return configuration
+    }
 
     func run() async throws {
         let url = Discovery.frontURL(flag: url)
@@ -33,7 +57,7 @@ struct Call: AsyncParsableCommand {
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let answer: RPCClient.Answer
         do {
-            answer = try await RPCClient(baseURL: url, httpClient: httpClient).call(
+            answer = try await RPCClient(baseURL: url, configuration: try clientConfiguration(), httpClient: httpClient).call(
                 function, arguments: arguments.map(Self.value), keywords: keywordObject, wait: wait ? CallDecoder.maxWaitSeconds : nil)
             try? await httpClient.shutdown()
         } catch {

@@ -85,6 +85,8 @@ struct CLITests {
             (Binaries.front, ["serve", "--port", "70000"], "--port"),
             (Binaries.front, ["run", "--port", "65536"], "--port"),
             (Binaries.front, ["run", "--workers", "100000"], "--workers"),
+            (Binaries.front, ["call", "add", "--encryption", "aes-gcm"], "--aes-gcm-key"),
+            (Binaries.front, ["call", "add", "--encryption", "rot13"], "--encryption"),
         ]
         for (executable, arguments, named) in cases {
             let (status, output) = try await swiftRPC(arguments, in: dir, executable: executable)

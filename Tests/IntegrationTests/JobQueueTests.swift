@@ -2,6 +2,7 @@ import Foundation
 import ProcessSupport
 import Redis
 import SwiftRPC
+import SwiftRPCClient
 import Testing
 import TestSupport
 
@@ -211,6 +212,20 @@ struct JobQueueTests {
             #expect(try await stack.waitForJob(id)["worker"] != .string(sleeperID))
             // And it goes on working.
             #expect(try await stack.waitForJob(try await stack.enqueue("test_mq", ["args": [2, 2]]))["result"] == 4)
+        }
+    }
+
+    @Test func theTypedClientWaitsForAJobsResultWithoutPolling() async throws {
+        try await withStack { stack in
+            try await stack.startWorker()
+            let client = RPCClient(baseURL: "http://127.0.0.1:\(stack.frontPort)")
+            let job = try await client.enqueue("test_mq", 2, 3, as: Int.self)
+            #expect(try await job.result(timeout: .seconds(20)) == 5)
+            let failing = try await client.enqueue("fail_mq", "bad", as: JSONValue.self)
+            await #expect { try await failing.result(timeout: .seconds(20)) } throws: { ($0 as? RPCClientError)?.message == "bad" }
+            let slow = try await client.enqueue("go", 5, as: String.self)
+            await #expect { try await slow.result(timeout: .milliseconds(500)) } throws: { ($0 as? RPCClientError)?.code == "timeout" }
+            await #expect { try await client.enqueue("add", 1, 2, as: Int.self) } throws: { ($0 as? RPCClientError)?.code == "not_mq" }
         }
     }
 
