@@ -1,0 +1,4 @@
+import Hello
+import SwiftRPCApp
+
+await SwiftRPCApp(name: "hello", register: registerHello).main()
