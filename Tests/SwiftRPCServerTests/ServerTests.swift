@@ -41,11 +41,11 @@ struct ServerTests {
 
     static func registry(gate: Gate = Gate()) -> FunctionRegistry {
         exampleRegistry { registry in
-        registry.registerAsync("slow_async", .double("seconds"), timeout: .milliseconds(200)) { args in
+        registry.registerAsync("slow_async", .double("seconds"), timeout: .seconds(1)) { args in
             try await Task.sleep(for: .seconds(try args.double("seconds")))
             return "woke"
         }
-        registry.registerPool("slow_pool", .double("seconds"), timeout: .milliseconds(200)) { args in
+        registry.registerPool("slow_pool", .double("seconds"), timeout: .seconds(1)) { args in
             Thread.sleep(forTimeInterval: try args.double("seconds"))
             return "woke"
         }
@@ -160,7 +160,9 @@ struct ServerTests {
     @Test func timeout504() async throws {
         try await withServer { port, _ in
             for path in ["/slow_async", "/slow_pool"] {
-                let late = try await httpRequest(port: port, path: path, body: #"{"args": [2]}"#)
+                // Wide margins both ways (1 s timeout, 5 s or 0 s of sleep), so a loaded machine
+                // cannot turn one into the other.
+                let late = try await httpRequest(port: port, path: path, body: #"{"args": [5]}"#)
                 #expect(late.status == 504, "\(path)")
                 #expect(late.errorCode == "timeout", "\(path)")
                 let inTime = try await httpRequest(port: port, path: path, body: #"{"args": [0]}"#)
