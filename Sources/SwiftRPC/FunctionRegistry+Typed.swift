@@ -13,65 +13,68 @@ extension FunctionRegistry {
     public mutating func register<each P: ParameterValue, Result: Encodable & Sendable>(
         _ name: String, _ parameters: repeat Param<each P>, body: @escaping @Sendable (repeat each P) throws -> Result
     ) {
-        let typed = (repeat each parameters)
+        let decode = Self.decoder(name, repeat each parameters)
         add(
             RegisteredFunction(
                 name: name, parameters: Self.declarations(repeat each parameters), timeout: nil,
-                body: .sync { arguments in try ResultEncoding.json(body(repeat try (each typed).value(in: arguments, function: name))) }))
+                body: .sync { arguments in try ResultEncoding.json(body(repeat each decode(arguments))) }))
     }
 
     public mutating func registerAsync<each P: ParameterValue, Result: Encodable & Sendable>(
         _ name: String, _ parameters: repeat Param<each P>, timeout: Duration? = nil,
         body: @escaping @Sendable (repeat each P) async throws -> Result
     ) {
-        let typed = (repeat each parameters)
+        let decode = Self.decoder(name, repeat each parameters)
         add(
             RegisteredFunction(
                 name: name, parameters: Self.declarations(repeat each parameters), timeout: timeout,
-                body: .async { arguments in
-                    try ResultEncoding.json(await body(repeat try (each typed).value(in: arguments, function: name)))
-                }))
+                body: .async { arguments in try ResultEncoding.json(await body(repeat each decode(arguments))) }))
     }
 
     public mutating func registerPool<each P: ParameterValue, Result: Encodable & Sendable>(
         _ name: String, _ parameters: repeat Param<each P>, timeout: Duration? = nil,
         body: @escaping @Sendable (repeat each P) throws -> Result
     ) {
-        let typed = (repeat each parameters)
+        let decode = Self.decoder(name, repeat each parameters)
         add(
             RegisteredFunction(
                 name: name, parameters: Self.declarations(repeat each parameters), timeout: timeout,
-                body: .pool { arguments in try ResultEncoding.json(body(repeat try (each typed).value(in: arguments, function: name))) }))
+                body: .pool { arguments in try ResultEncoding.json(body(repeat each decode(arguments))) }))
     }
 
     public mutating func registerMQ<each P: ParameterValue, Result: Encodable & Sendable>(
         _ name: String, _ parameters: repeat Param<each P>, options: MQOptions = MQOptions(),
         body: @escaping @Sendable (repeat each P) async throws -> Result
     ) {
-        let typed = (repeat each parameters)
+        let decode = Self.decoder(name, repeat each parameters)
         add(
             RegisteredFunction(
                 name: name, parameters: Self.declarations(repeat each parameters), timeout: nil,
-                body: .mq(
-                    .async { arguments in
-                        try ResultEncoding.json(await body(repeat try (each typed).value(in: arguments, function: name)))
-                    }, options)))
+                body: .mq(.async { arguments in try ResultEncoding.json(await body(repeat each decode(arguments))) }, options)))
     }
 
     public mutating func registerMQBlocking<each P: ParameterValue, Result: Encodable & Sendable>(
         _ name: String, _ parameters: repeat Param<each P>, options: MQOptions = MQOptions(),
         body: @escaping @Sendable (repeat each P) throws -> Result
     ) {
-        let typed = (repeat each parameters)
+        let decode = Self.decoder(name, repeat each parameters)
         add(
             RegisteredFunction(
                 name: name, parameters: Self.declarations(repeat each parameters), timeout: nil,
-                body: .mq(.blocking { arguments in try ResultEncoding.json(body(repeat try (each typed).value(in: arguments, function: name))) }, options)))
+                body: .mq(.blocking { arguments in try ResultEncoding.json(body(repeat each decode(arguments))) }, options)))
     }
 
     private static func declarations<each P: ParameterValue>(_ parameters: repeat Param<each P>) -> [Parameter] {
         var declared: [Parameter] = []
         repeat declared.append((each parameters).parameter)
         return declared
+    }
+
+    /// Turns bound arguments into the typed values, one per parameter, in order.
+    private static func decoder<each P: ParameterValue>(
+        _ function: String, _ parameters: repeat Param<each P>
+    ) -> @Sendable (Arguments) throws -> (repeat each P) {
+        let typed = (repeat each parameters)
+        return { arguments in (repeat try (each typed).value(in: arguments, function: function)) }
     }
 }
