@@ -65,11 +65,11 @@ enum Discovery {
         } else if let value = ProcessInfo.processInfo.environment[environment], !value.isEmpty {
             (url, source) = (value, "$\(environment)")
         } else if let record = RunRecord.live() {
-            (url, source) = (record[keyPath: fromRun], "swift-rpc run, pid \(record.pid), \(RunRecord.path)")
+            (url, source) = (record[keyPath: fromRun], "\(SwiftRPCApp.name) run, pid \(record.pid), \(RunRecord.path)")
         } else {
             (url, source) = (fallback, "the default")
         }
-        FileHandle.standardError.write(Data("swift-rpc: \(what) \(shown(url)) (from \(source))\n".utf8))
+        FileHandle.standardError.write(Data("\(SwiftRPCApp.name): \(what) \(shown(url)) (from \(source))\n".utf8))
         return url
     }
 }

@@ -20,7 +20,7 @@ struct InspectionOptions: ParsableArguments {
         } catch {
             throw ValidationError("--redis: \(error)")
         }
-        let client = RedisClient(configuration: configuration, logger: Logger(label: "swift-rpc.inspect"))
+        let client = RedisClient(configuration: configuration, logger: Logger(label: "\(SwiftRPCApp.name).inspect"))
         do {
             let result = try await body(RedisJobQueue(redis: client, logger: client.logger))
             await client.shutdown()

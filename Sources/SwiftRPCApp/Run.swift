@@ -27,7 +27,7 @@ struct Run: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = makeLogger(label: "swift-rpc.run", level: logLevel)
+        let logger = makeLogger(label: "\(SwiftRPCApp.name).run", level: logLevel)
         // The front and the workers are this very executable, started again.
         let executable = SwiftRPCApp.executablePath
         // The front would refuse bad settings by exiting, again at every restart: refuse them here, once.

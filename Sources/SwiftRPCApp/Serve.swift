@@ -39,7 +39,7 @@ struct Serve: AsyncParsableCommand {
             print(settings.maskedJSON.jsonText)
             return
         }
-        let logger = makeLogger(label: "swift-rpc.serve", level: logLevel)
+        let logger = makeLogger(label: "\(SwiftRPCApp.name).serve", level: logLevel)
         let redisConfiguration: RedisConfiguration
         do {
             redisConfiguration = try RedisConfiguration(url: redis ?? ProcessInfo.processInfo.environment["SWIFTRPC_REDIS_URL"] ?? RedisConfiguration.defaultURL)

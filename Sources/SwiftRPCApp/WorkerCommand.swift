@@ -46,7 +46,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-        var logger = Logger(label: "swift-rpc-worker")
+        var logger = Logger(label: "\(SwiftRPCApp.name).worker")
         let environment = ProcessInfo.processInfo.environment
         logger.logLevel = (logLevel ?? environment["SWIFTRPC_LOG_LEVEL"]).flatMap(Logger.Level.init(rawValue:)) ?? .info
         let redisConfiguration: RedisConfiguration
