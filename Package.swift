@@ -52,9 +52,10 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Wire types, JSON, registrations and argument binding: no I/O, no dependencies.
+        // Wire types, JSON, registrations and argument binding: no I/O; swift-log for job contexts.
         .target(
             name: "SwiftRPC",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // The SPEC §4 Redis layout: job queue and result store over the Redis client.

@@ -53,6 +53,25 @@ extension FunctionRegistry {
                 body: .mq(.async { arguments in try ResultEncoding.json(await body(repeat each decode(arguments))) }, options)))
     }
 
+    /// An MQ function that takes its job's context first: `{ (context: JobContext, x: Int) in … }`.
+    /// (Disfavoured, so a closure whose first parameter is not typed `JobContext` keeps meaning
+    /// the other forms, as `registerMQ("tick") { _ in … }` always has.)
+    @_disfavoredOverload
+    public mutating func registerMQ<each P: ParameterValue, Result: Encodable & Sendable>(
+        _ name: String, _ parameters: repeat Param<each P>, options: MQOptions = MQOptions(),
+        body: @escaping @Sendable (JobContext, repeat each P) async throws -> Result
+    ) {
+        let decode = Self.decoder(name, repeat each parameters)
+        add(
+            RegisteredFunction(
+                name: name, parameters: Self.declarations(repeat each parameters), timeout: nil,
+                body: .mq(
+                    .async { arguments in
+                        guard let context = JobContext.current else { throw FunctionError("\(name) runs only in a worker (no job context)") }
+                        return try ResultEncoding.json(await body(context, repeat each decode(arguments)))
+                    }, options)))
+    }
+
     public mutating func registerMQBlocking<each P: ParameterValue, Result: Encodable & Sendable>(
         _ name: String, _ parameters: repeat Param<each P>, options: MQOptions = MQOptions(),
         body: @escaping @Sendable (repeat each P) throws -> Result

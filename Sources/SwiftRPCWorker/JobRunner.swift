@@ -34,7 +34,8 @@ struct JobRunner: Sendable {
             let arguments = try Arguments.bind(
                 positional: job.positional.map(ArgumentValue.json), keywords: job.keywords.map { ($0.key, .json($0.value)) },
                 to: function.parameters, function: function.name)
-            let context = JobContext(jobID: job.id, attempt: job.attempts, delivery: job.lease, deadline: started + options.timeout)
+            let context = JobContext(
+                jobID: job.id, attempt: job.attempts, delivery: job.lease, deadline: started + options.timeout, logger: logger)
             outcome = await call(work, arguments, context: context, timeout: options.timeout)
         } catch {
             outcome = .failure(error)

@@ -156,6 +156,22 @@ struct WorkerTests {
         }
     }
 
+    @Test func aTypedMQFunctionGetsItsJobsContext() async throws {
+        var registry = FunctionRegistry()
+        registry.registerMQ("whoami", Param<Int>("n")) { (context: JobContext, n: Int) in
+            context.logger.info("running")
+            let left = context.deadline - ContinuousClock.now
+            return "\(context.jobID) attempt \(context.attempt) n \(n) deadline ahead \(left > .zero)"
+        }
+        registry.registerMQ("tick") { (context: JobContext) in context.delivery == JobContext.current?.delivery }
+        try await withWorker(registry) { jobs in
+            _ = try await jobs.enqueue(EnqueueRequest(id: "who-1", function: "whoami", queue: "default", positional: [5], keywords: JSONObject(), maxAttempts: 1))
+            _ = try await jobs.enqueue(EnqueueRequest(id: "tick-1", function: "tick", queue: "default", positional: [], keywords: JSONObject(), maxAttempts: 1))
+            #expect(try await jobs.waitForJob(id: "who-1", timeout: .seconds(10))?.result == "who-1 attempt 1 n 5 deadline ahead true")
+            #expect(try await jobs.waitForJob(id: "tick-1", timeout: .seconds(10))?.result == true)
+        }
+    }
+
     @Test func oneThousandWaitersShareOneSubscriberConnection() async throws {
         var registry = FunctionRegistry()
         registry.registerMQ("quick", .int("n")) { args in try args.int("n") }
