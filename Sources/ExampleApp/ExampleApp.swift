@@ -57,7 +57,7 @@ func checkedSum(_ a: Int, _ b: Int, function: String) throws -> Int {
 
 /// Blocks the calling thread (the point of `test_block`: it stands for blocking I/O).
 func blockThread(seconds: Double) throws {
-    guard seconds.isFinite, seconds >= 0, seconds <= 3600 else {
+    guard Duration.checkedSeconds(seconds, limit: 3600) != nil else {
         throw FunctionError("seconds must be between 0 and 3600")
     }
     var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1_000_000_000))

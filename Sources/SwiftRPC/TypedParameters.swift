@@ -15,27 +15,74 @@ public protocol ParameterValue: Decodable, Sendable {
     static var parameterType: ParameterType { get }
     /// `true` for `Optional`: `null` is accepted, and a missing argument is `nil`.
     static var isOptional: Bool { get }
+    /// The value read straight from JSON the binder has already checked, or `nil` when it
+    /// takes `Decodable` (structs, and anything that does not fit: the decoder then says why).
+    /// Scalars, their arrays and optionals, and raw-value enums never reach the decoder, so
+    /// typed inline calls cost no more than untyped ones.
+    static func converting(_ json: JSONValue) -> Self?
 }
 
 extension ParameterValue {
     public static var parameterType: ParameterType { .object }
     public static var isOptional: Bool { false }
+    public static func converting(_ json: JSONValue) -> Self? { nil }
 }
 
 extension ParameterValue where Self: RawRepresentable, RawValue: ParameterValue {
     public static var parameterType: ParameterType { RawValue.parameterType }
+    public static func converting(_ json: JSONValue) -> Self? { RawValue.converting(json).flatMap(Self.init(rawValue:)) }
 }
 
-extension Int: ParameterValue { public static var parameterType: ParameterType { .int } }
-extension Double: ParameterValue { public static var parameterType: ParameterType { .double } }
-extension String: ParameterValue { public static var parameterType: ParameterType { .string } }
-extension Bool: ParameterValue { public static var parameterType: ParameterType { .bool } }
-extension JSONValue: ParameterValue { public static var parameterType: ParameterType { .any } }
-extension Array: ParameterValue where Element: ParameterValue { public static var parameterType: ParameterType { .array } }
+extension Int: ParameterValue {
+    public static var parameterType: ParameterType { .int }
+    public static func converting(_ json: JSONValue) -> Int? { json.intValue }
+}
+extension Double: ParameterValue {
+    public static var parameterType: ParameterType { .double }
+    public static func converting(_ json: JSONValue) -> Double? {
+        switch json {
+        case .double(let value): value
+        case .int(let value): Double(value)
+        default: nil
+        }
+    }
+}
+extension String: ParameterValue {
+    public static var parameterType: ParameterType { .string }
+    public static func converting(_ json: JSONValue) -> String? { json.stringValue }
+}
+extension Bool: ParameterValue {
+    public static var parameterType: ParameterType { .bool }
+    public static func converting(_ json: JSONValue) -> Bool? {
+        if case .bool(let value) = json { return value }
+        return nil
+    }
+}
+extension JSONValue: ParameterValue {
+    public static var parameterType: ParameterType { .any }
+    public static func converting(_ json: JSONValue) -> JSONValue? { json }
+}
+extension Array: ParameterValue where Element: ParameterValue {
+    public static var parameterType: ParameterType { .array }
+    public static func converting(_ json: JSONValue) -> [Element]? {
+        guard case .array(let values) = json else { return nil }
+        var elements: [Element] = []
+        elements.reserveCapacity(values.count)
+        for value in values {
+            guard let element = Element.converting(value) else { return nil }
+            elements.append(element)
+        }
+        return elements
+    }
+}
 extension Dictionary: ParameterValue where Key == String, Value: ParameterValue {}
 extension Optional: ParameterValue where Wrapped: ParameterValue {
     public static var parameterType: ParameterType { Wrapped.parameterType }
     public static var isOptional: Bool { true }
+    public static func converting(_ json: JSONValue) -> Wrapped?? {
+        if json.isNull { return .some(nil) }
+        return Wrapped.converting(json).map { .some($0) }
+    }
 }
 
 /// One typed parameter: its name and Swift type, stated once; `default` is used when a call
@@ -64,7 +111,7 @@ public struct Param<Value: ParameterValue>: Sendable {
     /// not decode (a struct missing a field, an enum's unknown raw value) is `invalid_arguments`.
     func value(in arguments: Arguments, function: String) throws(RPCError) -> Value {
         let json = arguments[name]
-        if let same = json as? Value { return same }
+        if let direct = Value.converting(json) { return direct }
         do {
             return try JSONDecoder().decode(Value.self, from: Data(json.jsonText.utf8))
         } catch {
