@@ -101,13 +101,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The Swift client: HTTP only, never the server or Redis.
+        // The Swift client: HTTP or raw TCP, never the server or Redis.
         .target(
             name: "SwiftRPCClient",
             dependencies: [
                 "SwiftRPC",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -240,6 +243,7 @@ let package = Package(
             dependencies: [
                 "SwiftRPCServer", "SwiftRPCRedis", "SwiftRPCClient", "ExampleApp", "TestSupport", "ProcessSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

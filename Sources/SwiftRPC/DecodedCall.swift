@@ -47,7 +47,7 @@ public enum CallDecoder {
         case .empty:
             call = fieldsCall(queryFields)
         case .json(let value):
-            call = try jsonCall(value)
+            call = try decode(json: value)
         case .form:
             guard let text = String(validating: bodyBytes, as: UTF8.self) else { throw .badRequest("the form body is not valid UTF-8") }
             call = fieldsCall(queryFields + (try FormDecoder.decode(Substring(text))))
@@ -128,7 +128,8 @@ public enum CallDecoder {
         return call
     }
 
-    private static func jsonCall(_ value: JSONValue) throws(RPCError) -> DecodedCall {
+    /// A JSON body `{"args": [...], "kwargs": {...}, "options": {...}}`; any other key is a 400.
+    public static func decode(json value: JSONValue) throws(RPCError) -> DecodedCall {
         guard case .object(let body) = value else { throw .badRequest("the JSON body must be an object {\"args\": [...], \"kwargs\": {...}}") }
         var call = DecodedCall()
         for (key, field) in body {
@@ -161,7 +162,7 @@ public enum CallDecoder {
         return call
     }
 
-    static func decodeOptions(_ object: JSONObject) throws(RPCError) -> CallOptions {
+    public static func decodeOptions(_ object: JSONObject) throws(RPCError) -> CallOptions {
         var options = CallOptions()
         for (key, value) in object {
             switch (key, value) {

@@ -14,6 +14,7 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Address to bind.") var host = "127.0.0.1"
     @Option(help: "Port to bind (0 picks a free one).") var port = 8080
+    @Option(help: "Also serve raw TCP (length-prefixed or newline-delimited JSON) on this port (setting tcp_port).") var tcpPort: Int?
     @Option(help: "redis://[:password@]host:port[/db] (default: $SWIFTRPC_REDIS_URL, else redis://127.0.0.1:6379/0).")
     var redis: String?
     @Option(help: "A JSON settings file (SPEC §7 keys).") var config: String?
@@ -22,6 +23,7 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         try validatePort(port)
+        if let tcpPort { try validatePort(tcpPort, flag: "--tcp-port") }
     }
 
     func run() async throws {
@@ -55,7 +57,9 @@ struct Serve: AsyncParsableCommand {
             logger: logger)
         let server = RPCServer(
             configuration: .init(
-                host: host, port: port, maxBodyBytes: settings.maxBodyBytes, maxConnections: settings.maxConnections, tls: tls),
+                host: host, port: port, maxBodyBytes: settings.maxBodyBytes, maxConnections: settings.maxConnections, tls: tls,
+                maxConnectionsPerIP: settings.maxConnectionsPerIP, tcpPort: tcpPort ?? settings.tcpPort,
+                tcpIdleTimeout: .seconds(settings.tcpIdleTimeoutSeconds)),
             router: router, logger: logger)
         let loopback = host == "localhost" || IPAddress.parse(host).map { address in
             [CIDR("127.0.0.0/8")!, CIDR("::1")!].contains { $0.contains(address) }
@@ -79,8 +83,8 @@ struct Serve: AsyncParsableCommand {
 }
 
 /// A TCP port number, or 0 for any free one (NIO would wrap 70000 to 4464 without a word).
-func validatePort(_ port: Int) throws {
-    guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
+func validatePort(_ port: Int, flag: String = "--port") throws {
+    guard (0...65535).contains(port) else { throw ValidationError("\(flag) must be from 0 to 65535") }
 }
 
 func makeLogger(label: String, level: String?) -> Logger {

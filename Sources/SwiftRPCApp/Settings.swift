@@ -13,6 +13,11 @@ struct Settings {
 
     var maxBodyBytes = 1_048_576
     var maxConnections = 10_000
+    /// 0: no limit per client address.
+    var maxConnectionsPerIP = 0
+    /// The raw TCP port of SPEC §9; `nil` serves none.
+    var tcpPort: Int?
+    var tcpIdleTimeoutSeconds = 60
     var allowedUserAgents: [String]?
     var allowedIPs: [CIDR]?
     var trustedProxies: [CIDR] = []
@@ -28,11 +33,15 @@ struct Settings {
     /// key → environment variable (lists are comma-separated there).
     static let environmentNames: [(key: String, variable: String)] = [
         ("max_body_bytes", "SWIFTRPC_MAX_BODY_BYTES"), ("max_connections", "SWIFTRPC_MAX_CONNECTIONS"),
+        ("max_connections_per_ip", "SWIFTRPC_MAX_CONNECTIONS_PER_IP"), ("tcp_port", "SWIFTRPC_TCP_PORT"),
+        ("tcp_idle_timeout", "SWIFTRPC_TCP_IDLE_TIMEOUT"),
         ("allowed_user_agents", "SWIFTRPC_ALLOWED_USER_AGENTS"), ("allowed_ips", "SWIFTRPC_ALLOWED_IPS"),
         ("trusted_proxies", "SWIFTRPC_TRUSTED_PROXIES"), ("tokens", "SWIFTRPC_TOKENS"),
         ("legacy_aes_key", "SWIFTRPC_LEGACY_AES_KEY"), ("aes_gcm_key", "SWIFTRPC_AES_GCM_KEY"),
         ("tls_cert", "SWIFTRPC_TLS_CERT"), ("tls_key", "SWIFTRPC_TLS_KEY"), ("jwt", "SWIFTRPC_JWT"),
     ]
+
+    static let numberKeys: Set = ["max_body_bytes", "max_connections", "max_connections_per_ip", "tcp_port", "tcp_idle_timeout"]
 
     static func load(file: String?, environment: [String: String]) throws -> Settings {
         var settings = Settings()
@@ -57,7 +66,7 @@ struct Settings {
         for (key, variable) in environmentNames {
             guard let text = environment[variable] else { continue }
             let value: JSONValue
-            if ["max_body_bytes", "max_connections"].contains(key) {
+            if Self.numberKeys.contains(key) {
                 value = Int(text).map(JSONValue.int) ?? .string(text)
             } else if ["legacy_aes_key", "aes_gcm_key", "tls_cert", "tls_key"].contains(key) {
                 value = .string(text)
@@ -97,6 +106,15 @@ struct Settings {
         case "max_connections":
             guard case .int(let count) = value, count >= 1 else { throw fail("a whole number >= 1") }
             maxConnections = count
+        case "max_connections_per_ip":
+            guard case .int(let count) = value, count >= 0 else { throw fail("a whole number >= 0 (0 for no limit)") }
+            maxConnectionsPerIP = count
+        case "tcp_port":
+            guard case .int(let port) = value, (0...65535).contains(port) else { throw fail("a port number from 0 to 65535") }
+            tcpPort = port
+        case "tcp_idle_timeout":
+            guard case .int(let seconds) = value, (1...86_400).contains(seconds) else { throw fail("a whole number of seconds from 1 to 86400") }
+            tcpIdleTimeoutSeconds = seconds
         case "allowed_user_agents":
             allowedUserAgents = try strings()
         case "allowed_ips":
@@ -190,7 +208,10 @@ struct Settings {
 
     /// The effective settings as JSON, secrets masked.
     var maskedJSON: JSONValue {
-        var object: JSONObject = ["max_body_bytes": .int(maxBodyBytes), "max_connections": .int(maxConnections)]
+        var object: JSONObject = [
+            "max_body_bytes": .int(maxBodyBytes), "max_connections": .int(maxConnections), "max_connections_per_ip": .int(maxConnectionsPerIP),
+            "tcp_port": tcpPort.map(JSONValue.int) ?? .null, "tcp_idle_timeout": .int(tcpIdleTimeoutSeconds),
+        ]
         object["allowed_user_agents"] = allowedUserAgents.map { .array($0.map(JSONValue.string)) } ?? .null
         object["allowed_ips"] = allowedIPs.map { .array($0.map { .string($0.description) }) } ?? .null
         object["trusted_proxies"] = .array(trustedProxies.map { .string($0.description) })

@@ -11,7 +11,8 @@ import Foundation
 #endif
 
 /// A client of a SwiftRPC front over HTTP (AsyncHTTPClient: one pool of keep-alive
-/// connections, HTTPS for `https://` URLs).
+/// connections, HTTPS for `https://` URLs), or over the raw TCP port with the same call API
+/// (`RPCClient(tcpHost:port:)`: one connection, requests pipelined on it).
 ///
 /// ```swift
 /// let client = RPCClient(baseURL: "http://127.0.0.1:8080", configuration: .init(token: "secret"))
@@ -52,6 +53,28 @@ public struct RPCClient: Sendable {
         public let body: JSONValue
         public let rawBody: [UInt8]
 
+        public init(status: Int, body: JSONValue, rawBody: [UInt8]) {
+            self.status = status
+            self.body = body
+            self.rawBody = rawBody
+        }
+
+        /// A TCP answer `{"out", "result"}` or `{"out", "error"}` in the shape of the HTTP one.
+        init(tcpAnswer: JSONValue) {
+            var raw: [UInt8] = []
+            JSONWriter.write(tcpAnswer, into: &raw)
+            if let error = tcpAnswer["error"] {
+                let status = error["code"]?.stringValue.flatMap(RPCError.Code.init(rawValue:))?.status ?? 500
+                var body: JSONObject = ["error": error]
+                if let jobID = tcpAnswer["job_id"] { body["job_id"] = jobID }
+                self.init(status: status, body: .object(body), rawBody: raw)
+            } else {
+                var body: JSONObject = ["response": tcpAnswer["result"] ?? .null]
+                if let jobID = tcpAnswer["job_id"] { body["job_id"] = jobID }
+                self.init(status: 200, body: .object(body), rawBody: raw)
+            }
+        }
+
         /// `response` of a 200 answer.
         public var value: JSONValue? { body["response"] }
         /// The job id of an MQ call's answer.
@@ -66,9 +89,11 @@ public struct RPCClient: Sendable {
         }
     }
 
+    /// `http(s)://host:port`, or `tcp://host:port` for the TCP transport.
     public let baseURL: String
     public let configuration: Configuration
     let httpClient: HTTPClient
+    private let tcp: TCPTransport?
 
     public init(baseURL: String = "http://127.0.0.1:8080", configuration: Configuration = Configuration(), httpClient: HTTPClient = .shared) {
         precondition(
@@ -76,6 +101,21 @@ public struct RPCClient: Sendable {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.configuration = configuration
         self.httpClient = httpClient
+        self.tcp = nil
+    }
+
+    /// A client of the front's raw TCP port (`serve --tcp-port`). The token, if any, is sent as
+    /// the connection's first frame; `encryption` and `userAgent` are HTTP-only and not used.
+    public init(tcpHost host: String, port: Int, configuration: Configuration = Configuration()) {
+        self.baseURL = "tcp://\(host):\(port)"
+        self.configuration = configuration
+        self.httpClient = .shared
+        self.tcp = TCPTransport(host: host, port: port, token: configuration.token, timeout: configuration.timeout)
+    }
+
+    /// Closes the TCP connection (HTTP connections belong to the `HTTPClient`).
+    public func close() async {
+        await tcp?.close()
     }
 
     // MARK: - Typed calls
@@ -101,7 +141,8 @@ public struct RPCClient: Sendable {
     ) async throws -> JobHandle<Result> {
         let answer = try await call(function, arguments: try Self.json(arguments), keywords: try Self.json(keywords), options: options)
         if let error = answer.error { throw error }
-        guard let id = answer.jobID else {
+        // Over TCP the job's ticket is the call's result.
+        guard let id = answer.jobID ?? (tcp == nil ? nil : answer.value?["job_id"]?.stringValue) else {
             throw RPCClientError(code: "not_mq", message: "\(function) answered without a job id (not an MQ function?)", status: answer.status, jobID: nil)
         }
         return JobHandle(id: id, client: self)
@@ -120,6 +161,12 @@ public struct RPCClient: Sendable {
         _ function: String, arguments: [JSONValue] = [], keywords: JSONObject = JSONObject(), options: JSONObject? = nil,
         wait: Double? = nil
     ) async throws -> Answer {
+        if let tcp {
+            var request: JSONObject = ["in": .string(function), "args": .array(arguments), "kwargs": .object(keywords)]
+            if let options { request["options"] = .object(options) }
+            if let wait { request["wait"] = .double(wait) }
+            return Answer(tcpAnswer: try await tcp.roundTrip(.object(request)))
+        }
         var body: JSONObject = ["args": .array(arguments), "kwargs": .object(keywords)]
         if let options { body["options"] = .object(options) }
         let query = wait.map { "?wait=\($0)" } ?? ""
@@ -128,7 +175,14 @@ public struct RPCClient: Sendable {
 
     /// `GET /jobs/{id}`, waiting up to `wait` seconds for the job to end.
     public func job(_ id: String, wait: Double? = nil) async throws -> Answer {
-        try await send(.GET, path: "/jobs/\(id)" + (wait.map { "?wait=\($0)" } ?? ""), body: nil)
+        if let tcp {
+            var request: JSONObject = ["in": "get_result", "args": [.string(id)]]
+            if let wait { request["wait"] = .double(wait) }
+            let answer = Answer(tcpAnswer: try await tcp.roundTrip(.object(request)))
+            // As `GET /jobs/{id}` answers: the bare job JSON.
+            return answer.isSuccess ? Answer(status: 200, body: answer.value ?? .null, rawBody: answer.rawBody) : answer
+        }
+        return try await send(.GET, path: "/jobs/\(id)" + (wait.map { "?wait=\($0)" } ?? ""), body: nil)
     }
 
     private func send(_ method: HTTPMethod, path: String, body: JSONValue?) async throws -> Answer {

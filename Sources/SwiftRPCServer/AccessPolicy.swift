@@ -107,11 +107,26 @@ public struct AccessPolicy: Sendable {
             }
         }
         guard requiresAuthentication else { return .allowed }
-        let missing = RPCError(.unauthorized, "a valid token is required (Authorization: Bearer <token>)")
-        guard let presented = Self.presentedToken(headers) else { return .refused(missing) }
+        guard let presented = Self.presentedToken(headers) else { return .refused(Self.tokenRequired) }
+        // swift_rpc's `Token:` header carries tokens only; a JWT comes as a bearer token.
+        return check(token: presented, mayBeJWT: headers.first(name: "authorization") != nil)
+    }
+
+    static let tokenRequired = RPCError(.unauthorized, "a valid token is required (Authorization: Bearer <token>)")
+
+    /// The verdict on a presented token (a configured one, or a JWT to verify).
+    public func check(token presented: String, mayBeJWT: Bool = true) -> Verdict {
         if let tokens, tokens.contains(where: { Self.constantTimeEqual($0, presented) }) { return .allowed }
-        if jwt != nil, headers.first(name: "authorization") != nil { return .verifyJWT(presented) }
-        return .refused(missing)
+        if jwt != nil, mayBeJWT { return .verifyJWT(presented) }
+        return .refused(Self.tokenRequired)
+    }
+
+    /// Whether a client address may connect at all (`allowed_ips`; raw TCP has no proxy headers).
+    public func check(peer: String?) -> RPCError? {
+        guard let allowedNetworks else { return nil }
+        guard let address = peer.flatMap(IPAddress.parse) else { return RPCError(.forbidden, "the client address cannot be determined") }
+        guard allowedNetworks.contains(where: { $0.contains(address) }) else { return RPCError(.forbidden, "this client address is not allowed") }
+        return nil
     }
 
     /// The client's address: from the proxy headers when the peer is a trusted proxy, else the

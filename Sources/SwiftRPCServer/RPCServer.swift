@@ -7,7 +7,8 @@ import NIOSSL
 import ServiceLifecycle
 import Synchronization
 
-/// The HTTP front on SwiftNIO. As a `Service` it serves until graceful shutdown, then stops
+/// The front on SwiftNIO: HTTP, and raw TCP (SPEC §9) when `tcpPort` is set, both over the
+/// router's one `Dispatcher`. As a `Service` it serves until graceful shutdown, then stops
 /// accepting, lets in-flight calls answer, and returns.
 public final class RPCServer: Service, Sendable {
     public struct Configuration: Sendable {
@@ -15,8 +16,14 @@ public final class RPCServer: Service, Sendable {
         public var port: Int
         /// The largest request body accepted (exactly this many bytes is allowed).
         public var maxBodyBytes: Int
-        /// Connections open at once; one more gets 503 and is closed.
+        /// Connections open at once, HTTP and TCP together; one more gets 503 and is closed.
         public var maxConnections: Int
+        /// Connections one client address may hold open, HTTP and TCP together; 0 for no limit.
+        public var maxConnectionsPerIP: Int
+        /// The raw TCP port (SPEC §9); `nil` serves no TCP. 0 picks a free port.
+        public var tcpPort: Int?
+        /// A TCP connection with no complete request this long is closed.
+        public var tcpIdleTimeout: Duration
         /// A kept-alive connection with no request this long is closed.
         public var idleTimeout: Duration
         /// A request must arrive whole within this time of its first byte, else 408.
@@ -26,12 +33,16 @@ public final class RPCServer: Service, Sendable {
 
         public init(
             host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 1_048_576, maxConnections: Int = 10_000,
-            idleTimeout: Duration = .seconds(60), requestTimeout: Duration = .seconds(30), tls: NIOSSLContext? = nil
+            idleTimeout: Duration = .seconds(60), requestTimeout: Duration = .seconds(30), tls: NIOSSLContext? = nil,
+            maxConnectionsPerIP: Int = 0, tcpPort: Int? = nil, tcpIdleTimeout: Duration = .seconds(60)
         ) {
             self.host = host
             self.port = port
             self.maxBodyBytes = maxBodyBytes
             self.maxConnections = maxConnections
+            self.maxConnectionsPerIP = maxConnectionsPerIP
+            self.tcpPort = tcpPort
+            self.tcpIdleTimeout = tcpIdleTimeout
             self.idleTimeout = idleTimeout
             self.requestTimeout = requestTimeout
             self.tls = tls
@@ -44,6 +55,7 @@ public final class RPCServer: Service, Sendable {
     private let logger: Logger
     private let quiesce: ServerQuiescingHelper
     private let serverChannel = Mutex<(any Channel)?>(nil)
+    private let tcpChannel = Mutex<(any Channel)?>(nil)
     /// Set by the first shutdown request; later ones wait for the same one.
     private let drained = Mutex<EventLoopFuture<Void>?>(nil)
 
@@ -55,12 +67,12 @@ public final class RPCServer: Service, Sendable {
         self.quiesce = ServerQuiescingHelper(group: eventLoopGroup)
     }
 
-    /// Binds and starts accepting; returns the bound address (port 0 picks a free port).
+    /// Binds and starts accepting; returns the bound HTTP address (port 0 picks a free port).
     @discardableResult
     public func start() async throws -> SocketAddress {
         let router = router
         let maxBodyBytes = configuration.maxBodyBytes
-        let connections = ConnectionCounter(limit: configuration.maxConnections)
+        let connections = ConnectionCounter(limit: configuration.maxConnections, perAddressLimit: configuration.maxConnectionsPerIP)
         let idleTimeout = TimeAmount(configuration.idleTimeout)
         let requestTimeout = TimeAmount(configuration.requestTimeout)
         let tls = configuration.tls
@@ -80,7 +92,7 @@ public final class RPCServer: Service, Sendable {
                     let timeouts = ConnectionTimeoutHandler(idleTimeout: idleTimeout, requestTimeout: requestTimeout)
                     // TLS first, so everything written below it (503 and 408 included) is encrypted.
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-                    try channel.pipeline.syncOperations.addHandler(ConnectionLimitHandler(counter: connections))
+                    try channel.pipeline.syncOperations.addHandler(ConnectionLimitHandler(counter: connections, refusal: ConnectionLimitHandler.httpRefusal))
                     try channel.pipeline.syncOperations.addHandler(timeouts)
                     // Malformed HTTP is answered by HTTPHandler (a JSON 400), not NIO's error handler.
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
@@ -91,7 +103,47 @@ public final class RPCServer: Service, Sendable {
             .bind(host: configuration.host, port: configuration.port)
             .get()
         serverChannel.withLock { $0 = channel }
+        if let tcpPort = configuration.tcpPort {
+            let tcp = try await startTCP(port: tcpPort, connections: connections)
+            tcpChannel.withLock { $0 = tcp }
+        }
         return channel.localAddress!
+    }
+
+    /// The bound TCP address, once started with a `tcpPort`.
+    public var tcpAddress: SocketAddress? {
+        tcpChannel.withLock { $0?.localAddress }
+    }
+
+    private func startTCP(port: Int, connections: ConnectionCounter) async throws -> any Channel {
+        let dispatcher = router.dispatcher
+        let policy = router.configuration.accessPolicy
+        let maxFrameBytes = configuration.maxBodyBytes
+        let idleTimeout = TimeAmount(configuration.tcpIdleTimeout)
+        let tls = configuration.tls
+        let quiesce = quiesce
+        let logger = logger
+        return try await ServerBootstrap(group: eventLoopGroup)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
+                }
+            }
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+                    try channel.pipeline.syncOperations.addHandler(ConnectionLimitHandler(counter: connections, refusal: nil))
+                    try channel.pipeline.syncOperations.addHandler(TCPFramingDetector(maxFrameBytes: maxFrameBytes))
+                    try channel.pipeline.syncOperations.addHandler(
+                        TCPCallHandler(dispatcher: dispatcher, policy: policy, idleTimeout: idleTimeout, maxFrameBytes: maxFrameBytes, logger: logger))
+                }
+            }
+            .bind(host: configuration.host, port: port)
+            .get()
     }
 
     /// True while the server accepts connections.
@@ -119,6 +171,9 @@ public final class RPCServer: Service, Sendable {
         let address = try await start()
         let scheme = configuration.tls == nil ? "http" : "https"
         logger.info("listening", metadata: ["address": "\(scheme)://\(configuration.host):\(address.port ?? configuration.port)"])
+        if let tcp = tcpAddress {
+            logger.info("listening for raw TCP", metadata: ["address": "\(configuration.tls == nil ? "tcp" : "tls")://\(configuration.host):\(tcp.port ?? 0)"])
+        }
         let channel = serverChannel.withLock { $0 }!
         try await withGracefulShutdownHandler {
             try await channel.closeFuture.get()

@@ -20,7 +20,8 @@ public struct RawHTTPResponse: Sendable {
 }
 
 /// A plain blocking TCP connection that writes exactly the bytes a test gives it, so tests
-/// can send what no well-behaved client would (pipelined requests, slow or broken bodies).
+/// can send what no well-behaved client would (pipelined requests, slow or broken bodies,
+/// raw TCP frames).
 /// Each blocking call runs on a thread of its own, never on Swift concurrency's threads
 /// (nor on a small shared pool that parallel tests could exhaust).
 public final class RawHTTPConnection: @unchecked Sendable {
@@ -76,6 +77,30 @@ public final class RawHTTPConnection: @unchecked Sendable {
     public func exchangeBlocking(_ request: String) throws -> RawHTTPResponse? {
         try sendBlocking(Array(request.utf8))
         return try readResponseBlocking()
+    }
+
+    /// Exactly `count` bytes; `nil` if the server closed first.
+    public func read(count: Int) async throws -> [UInt8]? {
+        try await onOwnThread {
+            while self.buffered.count < count {
+                guard try self.fill() > 0 else { return nil }
+            }
+            defer { self.buffered.removeFirst(count) }
+            return Array(self.buffered[0..<count])
+        }
+    }
+
+    /// One line without its "\n"; `nil` if the server closed first.
+    public func readLine() async throws -> [UInt8]? {
+        try await onOwnThread {
+            while true {
+                if let newline = self.buffered.firstIndex(of: 0x0A) {
+                    defer { self.buffered.removeFirst(newline + 1) }
+                    return Array(self.buffered[0..<newline])
+                }
+                guard try self.fill() > 0 else { return nil }
+            }
+        }
     }
 
     /// True when the server has closed the connection (reads end-of-file).

@@ -1,0 +1,135 @@
+import Logging
+import NIOCore
+import SwiftRPC
+
+/// MQ calls, `get_result` and job lookups: everything of the front that talks to the job store.
+extension Dispatcher {
+    /// `get_result(job_id)`: answered by the front itself, never queued. It reads Redis without
+    /// blocking; SPEC §6 lists it as a `sync` function, and so does `/functions`.
+    static let getResultName = "get_result"
+    static let getResultParameters: [Parameter] = [.string("job_id")]
+    static let getResultListing: JSONValue = [
+        "name": "get_result", "mode": "sync", "parameters": [["name": "job_id", "type": "string"]],
+    ]
+
+    /// Enqueues an MQ call: the job's ticket, or with `wait` its result when it ends in time.
+    func enqueue(
+        _ function: RegisteredFunction, options: MQOptions, call: DecodedCall, arguments: Arguments, on eventLoop: any EventLoop
+    ) -> Pending<CallOutcome> {
+        guard let jobs else {
+            return .now(.failure(.unavailable("\(function.name) is an MQ function and this front has no job queue")))
+        }
+        let request = EnqueueRequest(
+            id: call.options.jobID ?? makeJobID(), function: function.name, queue: call.options.queue ?? options.queue,
+            positional: arguments.positional, keywords: arguments.keywords, maxAttempts: options.retries + 1,
+            delay: call.options.delay)
+        return .later(
+            eventLoop.makeFutureWithTask {
+                guard let wait = call.wait, wait > 0 else {
+                    let enqueued = try await jobs.enqueue(request)
+                    return .job(JobTicket(id: request.id, status: enqueued.status, queue: enqueued.queue))
+                }
+                let (enqueued, record) = try await jobs.enqueueAndWait(request, timeout: .seconds(wait))
+                switch record?.status {
+                case .finished?:
+                    return .jobEnded(id: request.id, .success(record?.result ?? .null))
+                case .failed?:
+                    let message = record?.error?["message"]?.stringValue ?? record?.error?.plainText ?? "the job failed"
+                    return .jobEnded(id: request.id, .failure(RPCError(.functionError, message)))
+                default:
+                    return .job(JobTicket(id: request.id, status: record?.status?.rawValue ?? enqueued.status, queue: enqueued.queue))
+                }
+            }.recover { error in
+                .failure(self.unavailable(error))
+            })
+    }
+
+    /// `get_result(job_id)` by any protocol: the job JSON as the value.
+    func getResult(_ call: DecodedCall, on eventLoop: any EventLoop) -> Pending<CallOutcome> {
+        let id: String
+        do {
+            let arguments = try Arguments.bind(
+                positional: call.positional, keywords: call.keywords, to: Self.getResultParameters, function: Self.getResultName)
+            id = try arguments.string("job_id")
+        } catch let error as RPCError {
+            return .now(.failure(error))
+        } catch {
+            return .now(.failure(.invalidArguments("\(error)")))
+        }
+        return lookUp(id, wait: call.wait, on: eventLoop).map { found in
+            switch found {
+            case .success(let record): .value(record.json)
+            case .failure(let error): .failure(error)
+            }
+        }
+    }
+
+    /// One job's record (waiting up to `wait` seconds for it to end), `unknown_job`, or `unavailable`.
+    public func lookUp(_ id: String, wait: Double?, on eventLoop: any EventLoop) -> Pending<Result<JobRecord, RPCError>> {
+        // An id that cannot exist never reaches a Redis key.
+        guard JobNames.isValidJobID(id) else { return .now(.failure(RPCError(.unknownJob, "no job with id '\(id.prefix(64))'"))) }
+        guard let jobs else { return .now(.failure(.unavailable("this front has no job queue"))) }
+        return .later(
+            eventLoop.makeFutureWithTask {
+                let record: JobRecord?
+                if let wait, wait > 0 {
+                    record = try await jobs.waitForJob(id: id, timeout: .seconds(wait))
+                } else {
+                    record = try await jobs.job(id: id)
+                }
+                guard let record else { return .failure(RPCError(.unknownJob, "no job with id '\(id)'")) }
+                return .success(record)
+            }.recover { error in
+                .failure(self.unavailable(error))
+            })
+    }
+
+    /// Answers the job store's health within `timeout`.
+    func jobStoreIsUp(timeout: Duration) async -> Bool? {
+        guard let jobs else { return nil }
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await jobs.ping()) != nil }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// The queue lengths and job counts for `/metrics`, in Prometheus text (empty while Redis is away).
+    func jobMetrics() async -> String {
+        guard let jobs else { return "" }
+        var lines: [String] = []
+        if let stats = try? await jobs.queueStats() {
+            lines.append("# TYPE swiftrpc_queue_length gauge")
+            lines += stats.map { "swiftrpc_queue_length{queue=\"\($0.name)\"} \($0.length)" }
+            lines.append("# TYPE swiftrpc_queue_active gauge")
+            lines += stats.map { "swiftrpc_queue_active{queue=\"\($0.name)\"} \($0.active)" }
+        }
+        let completed = jobs.completedJobs
+        lines += [
+            "# TYPE swiftrpc_jobs_finished_total counter", "swiftrpc_jobs_finished_total \(completed.finished)",
+            "# TYPE swiftrpc_jobs_failed_total counter", "swiftrpc_jobs_failed_total \(completed.failed)",
+        ]
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func unavailable(_ error: any Error) -> RPCError {
+        logger.warning("job store unreachable", metadata: ["error": "\(error)"])
+        return .unavailable("the job store (Redis) is unreachable: \(error)")
+    }
+}
+
+/// A random (version 4) UUID in its usual text form.
+func makeJobID() -> String {
+    var generator = SystemRandomNumberGenerator()
+    var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    bytes[6] = bytes[6] & 0x0F | 0x40
+    bytes[8] = bytes[8] & 0x3F | 0x80
+    let hex = bytes.map { String($0, radix: 16) }.map { $0.count == 1 ? "0" + $0 : $0 }.joined()
+    let characters = Array(hex)
+    return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(characters[$0]) }.joined(separator: "-")
+}
