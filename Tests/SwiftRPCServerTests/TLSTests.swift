@@ -65,4 +65,38 @@ struct TLSTests {
         #expect(answer?.flatMap { $0 }?.status != 200)
         }
     }
+
+    @Test func theTCPPortSpeaksTLSToo() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swiftrpc-tcptls-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (certificatePath, keyPath) = try await makeCertificate(in: directory)
+        let context = try NIOSSLContext(
+            configuration: .makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(certificatePath).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: keyPath, format: .pem))))
+        try await withTestServer(server: .init(host: "127.0.0.1", port: 0, tls: context, tcpPort: 0)) { _, server in
+            let tcpPort = try #require(server.tcpAddress?.port)
+            // Python's ssl module, verifying the certificate, speaks length-prefixed JSON over TLS.
+            let script = """
+                import json, socket, ssl, struct, sys
+                context = ssl.create_default_context(cafile=sys.argv[1])
+                with context.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[2]))), server_hostname="localhost") as s:
+                    body = json.dumps({"in": "add", "params": [20, 22]}).encode()
+                    s.sendall(struct.pack("<I", len(body)) + body)
+                    (n,) = struct.unpack("<I", s.recv(4))
+                    print(s.recv(n).decode())
+                """
+            let log = directory + "/client.log"
+            let client = try ChildProcess(executable: "python3", arguments: ["-c", script, certificatePath, String(tcpPort)], outputPath: log)
+            #expect(await client.wait(timeout: .seconds(30)) == 0)
+            #expect((try? String(contentsOfFile: log, encoding: .utf8))?.contains(#"{"out":"add","result":42}"#) == true)
+
+            // Plain TCP to that port gets no answer in the clear.
+            let plain = try RawHTTPConnection(port: tcpPort, receiveTimeout: .seconds(5))
+            try await plain.send(#"{"in": "add", "params": [1, 2]}"# + "\n")
+            let line = try? await plain.readLine()
+            #expect(line.flatMap { $0 }.map { String(decoding: $0, as: UTF8.self).contains("result") } != true)
+        }
+    }
 }

@@ -29,8 +29,8 @@ public final class Stack: @unchecked Sendable {
 
     /// Runs `body` with a started stack and stops it afterwards, whatever `body` does
     /// (awaited: a stopped test process must leave no child behind).
-    public static func with(front: Bool = true, _ body: (Stack) async throws -> Void) async throws {
-        let stack = try await start(front: front)
+    public static func with(front: Bool = true, frontArguments: [String] = [], _ body: (Stack) async throws -> Void) async throws {
+        let stack = try await start(front: front, frontArguments: frontArguments)
         do {
             try await body(stack)
         } catch {
@@ -41,10 +41,10 @@ public final class Stack: @unchecked Sendable {
         await stack.stop()
     }
 
-    public static func start(front: Bool = true) async throws -> Stack {
+    public static func start(front: Bool = true, frontArguments: [String] = []) async throws -> Stack {
         let redis = try await RedisServer.start()
         let stack = Stack(redis: redis)
-        if front { try await stack.startFront() }
+        if front { try await stack.startFront(arguments: frontArguments) }
         return stack
     }
 
@@ -53,10 +53,10 @@ public final class Stack: @unchecked Sendable {
         self.client = RedisClient(configuration: redis.configuration, logger: Logger(label: "stack"))
     }
 
-    public func startFront() async throws {
+    public func startFront(arguments: [String] = []) async throws {
         frontPort = try freePort()
         let process = try ChildProcess(
-            executable: Binaries.front, arguments: ["serve", "--port", String(frontPort), "--redis", redis.url],
+            executable: Binaries.front, arguments: ["serve", "--port", String(frontPort), "--redis", redis.url] + arguments,
             outputPath: directory + "/front.log")
         front = process
         for _ in 0..<300 {
