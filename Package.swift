@@ -176,6 +176,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "TCPLoad",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            path: "Benchmarks/TCPLoad",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "XMLBench",
+            dependencies: ["SwiftRPC", "SwiftRPCServer"],
+            path: "Benchmarks/XMLBench",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "JSONBench",
             dependencies: ["SwiftRPC"],
             path: "Benchmarks/JSONBench",

@@ -11,9 +11,8 @@ struct ProtocolIntegrationTests {
     static let clients = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Clients").path
 
     func withProtocolStack(_ body: (Stack, _ tcpPort: Int) async throws -> Void) async throws {
-        let tcpPort = try freePort()
-        try await Stack.with(frontArguments: ["--tcp-port", String(tcpPort)]) { stack in
-            try await body(stack, tcpPort)
+        try await Stack.with(tcp: true) { stack in
+            try await body(stack, stack.tcpPort)
         }
     }
 

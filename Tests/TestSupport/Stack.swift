@@ -22,6 +22,8 @@ public final class Stack: @unchecked Sendable {
     public let redis: RedisServer
     public let client: RedisClient
     public private(set) var frontPort = 0
+    /// The front's raw TCP port, when started with `tcp: true`.
+    public private(set) var tcpPort = 0
     public private(set) var front: ChildProcess?
     public private(set) var workers: [(process: ChildProcess, log: String)] = []
 
@@ -29,8 +31,8 @@ public final class Stack: @unchecked Sendable {
 
     /// Runs `body` with a started stack and stops it afterwards, whatever `body` does
     /// (awaited: a stopped test process must leave no child behind).
-    public static func with(front: Bool = true, frontArguments: [String] = [], _ body: (Stack) async throws -> Void) async throws {
-        let stack = try await start(front: front, frontArguments: frontArguments)
+    public static func with(front: Bool = true, tcp: Bool = false, _ body: (Stack) async throws -> Void) async throws {
+        let stack = try await start(front: front, tcp: tcp)
         do {
             try await body(stack)
         } catch {
@@ -41,10 +43,10 @@ public final class Stack: @unchecked Sendable {
         await stack.stop()
     }
 
-    public static func start(front: Bool = true, frontArguments: [String] = []) async throws -> Stack {
+    public static func start(front: Bool = true, tcp: Bool = false) async throws -> Stack {
         let redis = try await RedisServer.start()
         let stack = Stack(redis: redis)
-        if front { try await stack.startFront(arguments: frontArguments) }
+        if front { try await stack.startFront(tcp: tcp) }
         return stack
     }
 
@@ -53,16 +55,26 @@ public final class Stack: @unchecked Sendable {
         self.client = RedisClient(configuration: redis.configuration, logger: Logger(label: "stack"))
     }
 
-    public func startFront(arguments: [String] = []) async throws {
-        frontPort = try freePort()
-        let process = try ChildProcess(
-            executable: Binaries.front, arguments: ["serve", "--port", String(frontPort), "--redis", redis.url] + arguments,
-            outputPath: directory + "/front.log")
-        front = process
-        for _ in 0..<300 {
-            if let status = process.exitStatus() { throw TestSupportError("swift-rpc serve exited (\(status)):\n\(log("front.log"))") }
-            if let health = try? await httpRequest(port: frontPort, method: "GET", path: "/healthz"), health.status == 200 { return }
-            try await Task.sleep(for: .milliseconds(50))
+    /// Starts `swift-rpc serve` on free ports (and a TCP port when `tcp`), again on new ports if
+    /// another process took one between choosing and binding it.
+    public func startFront(arguments: [String] = [], tcp: Bool = false) async throws {
+        for attempt in 1...3 {
+            frontPort = try freePort()
+            tcpPort = tcp ? try freePort() : 0
+            let tcpArguments = tcp ? ["--tcp-port", String(tcpPort)] : []
+            let process = try ChildProcess(
+                executable: Binaries.front, arguments: ["serve", "--port", String(frontPort), "--redis", redis.url] + tcpArguments + arguments,
+                outputPath: directory + "/front.log")
+            front = process
+            for _ in 0..<300 {
+                if let status = process.exitStatus() {
+                    if attempt < 3, log("front.log").contains("Address already in use") { break }
+                    throw TestSupportError("swift-rpc serve exited (\(status)):\n\(log("front.log"))")
+                }
+                if let health = try? await httpRequest(port: frontPort, method: "GET", path: "/healthz"), health.status == 200 { return }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            if process.exitStatus() == nil { break }
         }
         throw TestSupportError("swift-rpc serve did not answer /healthz:\n\(log("front.log"))")
     }

@@ -7,7 +7,7 @@ import SwiftRPC
 /// null, `dateTime.iso8601` arrives as its text, `base64` as the text it encodes (UTF-8).
 /// Faults (SPEC §8): -32700 parse, -32601 unknown method, -32602 bad params, -32500 the
 /// function failed (-32400 for `unavailable`, -32603 for anything else).
-enum XMLRPCCodec {
+public enum XMLRPCCodec {
     static let systemMethods = ["system.listMethods", "system.methodHelp", "system.methodSignature", "system.multicall"]
 
     static func respond(to body: ByteBuffer, dispatcher: Dispatcher, on eventLoop: any EventLoop) -> RPCReply {
@@ -95,7 +95,8 @@ enum XMLRPCCodec {
 
     // MARK: - Decoding
 
-    static func decodeCall(_ body: [UInt8]) throws(RPCError) -> (method: String, params: [JSONValue]) {
+    /// The method name and parameters of a `<methodCall>` document (public for Benchmarks/XMLBench).
+    public static func decodeCall(_ body: [UInt8]) throws(RPCError) -> (method: String, params: [JSONValue]) {
         let root: XMLReader.Element
         do {
             root = try XMLReader.parse(body)
