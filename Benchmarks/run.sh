@@ -31,13 +31,13 @@ ratio() { python3 -c "print(f'{float($1)/float($2):.2f}')"; }
 
 echo "== building (release)"
 swift build -c release --product swift-rpc >/dev/null 2>&1 || swift build -c release --product swift-rpc
-for p in swift-rpc-worker MinimalNIOServer RedisPipelineBench QueueBench JSONBench; do swift build -c release --product "$p" >/dev/null; done
+for p in swift-rpc-worker MinimalNIOServer RedisPipelineBench QueueBench JSONBench TCPLoad XMLBench; do swift build -c release --product "$p" >/dev/null; done
 BIN=$(swift build -c release --show-bin-path)
 
 REDIS_PORT=$(free_port); start_redis "$REDIS_PORT" "$TMP/redis"
 REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
-RPC_PORT=$(free_port); MIN_PORT=$(free_port); TORNADO_PORT=$(free_port)
-"$BIN/swift-rpc" serve --port "$RPC_PORT" --redis "$REDIS_URL" --log-level warning 2>"$TMP/serve.log" & PIDS+=($!)
+RPC_PORT=$(free_port); MIN_PORT=$(free_port); TORNADO_PORT=$(free_port); TCP_PORT=$(free_port)
+"$BIN/swift-rpc" serve --port "$RPC_PORT" --tcp-port "$TCP_PORT" --redis "$REDIS_URL" --log-level warning 2>"$TMP/serve.log" & PIDS+=($!)
 "$BIN/MinimalNIOServer" "$MIN_PORT" >/dev/null & PIDS+=($!)
 wait_http "http://127.0.0.1:$RPC_PORT/healthz"; wait_http "http://127.0.0.1:$MIN_PORT/"
 HAVE_PEERS=0
@@ -57,6 +57,41 @@ if [ $HAVE_PEERS = 1 ]; then
     show "${WRK[@]}" --url "http://127.0.0.1:$TORNADO_PORT/test" --label tornado-swift_rpc; TOR=$(median_rps < "$TMP/last")
     echo "swift-rpc / swift_rpc on Tornado 6: $(ratio "$RPC" "$TOR")   (target >= 10)"
 fi
+
+echo; echo "== Protocols: add(1, 2) over each, wrk -t2 -c64 -d$DURATION (median of $RUNS) and TCPLoad (Swift, 64 connections)"
+export WRK_BODY='{"args":[1,2]}'
+show "${WRK[@]}" --url "http://127.0.0.1:$RPC_PORT/add" --label http-native-add; NATIVE=$(median_rps < "$TMP/last")
+export WRK_BODY='{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}'
+show "${WRK[@]}" --url "http://127.0.0.1:$RPC_PORT/jsonrpc" --label jsonrpc-single; JSONRPC=$(median_rps < "$TMP/last")
+export WRK_BODY="[$(for i in $(seq 1 10); do printf '{"jsonrpc":"2.0","method":"add","params":[1,2],"id":%d}' "$i"; [ "$i" -lt 10 ] && printf ','; done)]"
+show "${WRK[@]}" --url "http://127.0.0.1:$RPC_PORT/jsonrpc" --label jsonrpc-batch-of-10; BATCH10=$(median_rps < "$TMP/last")
+export WRK_BODY="<?xml version='1.0'?><methodCall><methodName>add</methodName><params><param><value><int>1</int></value></param><param><value><int>2</int></value></param></params></methodCall>" WRK_CTYPE=text/xml
+show "${WRK[@]}" --url "http://127.0.0.1:$RPC_PORT/RPC2" --label xmlrpc; XMLRPC=$(median_rps < "$TMP/last")
+unset WRK_BODY WRK_CTYPE
+TCPSECS=${DURATION%s}
+show "$BIN/TCPLoad" "$TCP_PORT" 64 1 "$TCPSECS"; TCP64=$(awk -F'\t' '{print $4}' "$TMP/last" | head -1)
+show "$BIN/TCPLoad" "$TCP_PORT" 64 16 "$TCPSECS"; TCPPIPE=$(awk -F'\t' '{print $4}' "$TMP/last" | head -1)
+SEED1_PORT=$(free_port); SEED2_PORT=$(free_port)
+python3 "$PEERS/seed004_server.py" --port "$SEED1_PORT" & PIDS+=($!)
+python3 "$PEERS/seed004_server.py" --port "$SEED2_PORT" --processes 2 & PIDS+=($!)
+sleep 1
+show "$BIN/TCPLoad" "$SEED1_PORT" 64 1 "$TCPSECS"; SEED1=$(awk -F'\t' '{print $4}' "$TMP/last" | head -1)
+show "$BIN/TCPLoad" "$SEED2_PORT" 64 1 "$TCPSECS"; SEED2=$(awk -F'\t' '{print $4}' "$TMP/last" | head -1)
+show "$BIN/TCPLoad" "$SEED2_PORT" 64 16 "$TCPSECS"; SEED2PIPE=$(awk -F'\t' '{print $4}' "$TMP/last" | head -1)
+pkill -f "seed004_server.py --port $SEED1_PORT" 2>/dev/null || true; pkill -f "seed004_server.py --port $SEED2_PORT" 2>/dev/null || true
+printf 'protocol\treq/s\tcalls/s\tratio to HTTP native\ttarget\n'
+printf 'HTTP native POST /add\t%s\t%s\t1.00\t\n' "$NATIVE" "$NATIVE"
+printf 'JSON-RPC single\t%s\t%s\t%s\t>= 0.9\n' "$JSONRPC" "$JSONRPC" "$(ratio "$JSONRPC" "$NATIVE")"
+printf 'JSON-RPC batch of 10\t%s\t%s\t%s (calls)\t\n' "$BATCH10" "$(python3 -c "print(int(float($BATCH10)*10))")" "$(ratio "$(python3 -c "print(float($BATCH10)*10)")" "$NATIVE")"
+printf 'XML-RPC /RPC2\t%s\t%s\t%s\t\n' "$XMLRPC" "$XMLRPC" "$(ratio "$XMLRPC" "$NATIVE")"
+printf 'TCP, 64 connections\t%s\t%s\t%s\t>= 1\n' "$TCP64" "$TCP64" "$(ratio "$TCP64" "$NATIVE")"
+printf 'TCP, 64 connections x 16 pipelined\t%s\t%s\t%s\t>= 2\n' "$TCPPIPE" "$TCPPIPE" "$(ratio "$TCPPIPE" "$NATIVE")"
+printf 'seed 004 server, 1 process, 64 connections\t%s\t%s\t%s\t\n' "$SEED1" "$SEED1" "$(ratio "$SEED1" "$NATIVE")"
+printf 'seed 004 server, 2 processes, 64 connections\t%s\t%s\t%s\t\n' "$SEED2" "$SEED2" "$(ratio "$SEED2" "$NATIVE")"
+printf 'seed 004 server, 2 processes, 64 x 16 pipelined\t%s\t%s\t%s\t\n' "$SEED2PIPE" "$SEED2PIPE" "$(ratio "$SEED2PIPE" "$NATIVE")"
+echo "TCP / seed 004 with 2 processes, same load: $(ratio "$TCP64" "$SEED2") (64 connections), $(ratio "$TCPPIPE" "$SEED2PIPE") (pipelined)   (target >= 3)"
+echo; echo "== XML-RPC parser: SwiftRPC's own vs FoundationXML's XMLParser (Benchmarks/XMLBench)"
+"$BIN/XMLBench" 20000
 
 echo; echo "== JSON: one wide object (80,000 keys, ~1.3 MB) vs an array of the same values"
 "$BIN/JSONBench" 80000

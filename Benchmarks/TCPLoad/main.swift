@@ -7,6 +7,7 @@
 // Each connection keeps DEPTH requests of `add(1, 2)` in flight (1: request, answer, request;
 // 16: pipelined) for SECONDS after a 2 s warm-up, then prints answers per second. The first
 // answer of every connection is checked to be `{"out": "add", "result": 3}`.
+import Foundation
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -84,7 +85,8 @@ extension String {
     var replacingSpaces: String { String(filter { $0 != " " }) }
 }
 
-let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+let threads = Int(ProcessInfo.processInfo.environment["TCPLOAD_THREADS"] ?? "") ?? System.coreCount
+let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
 var channels: [any Channel] = []
 for _ in 0..<connections {
     channels.append(

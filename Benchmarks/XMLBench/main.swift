@@ -5,6 +5,7 @@
 //     XMLBench [ITERATIONS]
 //
 // Prints calls decoded per second for each, and their ratio.
+import Foundation
 import FoundationXML
 import SwiftRPC
 import SwiftRPCServer

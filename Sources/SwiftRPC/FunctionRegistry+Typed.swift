@@ -9,8 +9,11 @@
 /// Calls are bound and checked exactly as for untyped functions (SPEC §8), against the JSON
 /// type each Swift type maps to; `/functions` lists the same names and types. An MQ function
 /// reads its job's context (id, attempt, deadline, logger metadata) from `JobContext.current`.
+///
+/// The registrations are `@inlinable`, so each is specialized for its concrete types where it
+/// is called: binding and result encoding then need no runtime type lookups or dynamic casts.
 extension FunctionRegistry {
-    public mutating func register<each P: ParameterValue, Result: Encodable & Sendable>(
+    @inlinable public mutating func register<each P: ParameterValue, Result: Encodable & Sendable>(
         _ name: String, _ parameters: repeat Param<each P>, body: @escaping @Sendable (repeat each P) throws -> Result
     ) {
         let decode = Self.decoder(name, repeat each parameters)
@@ -20,7 +23,7 @@ extension FunctionRegistry {
                 body: .sync { arguments in try ResultEncoding.json(body(repeat each decode(arguments))) }))
     }
 
-    public mutating func registerAsync<each P: ParameterValue, Result: Encodable & Sendable>(
+    @inlinable public mutating func registerAsync<each P: ParameterValue, Result: Encodable & Sendable>(
         _ name: String, _ parameters: repeat Param<each P>, timeout: Duration? = nil,
         body: @escaping @Sendable (repeat each P) async throws -> Result
     ) {
@@ -31,7 +34,7 @@ extension FunctionRegistry {
                 body: .async { arguments in try ResultEncoding.json(await body(repeat each decode(arguments))) }))
     }
 
-    public mutating func registerPool<each P: ParameterValue, Result: Encodable & Sendable>(
+    @inlinable public mutating func registerPool<each P: ParameterValue, Result: Encodable & Sendable>(
         _ name: String, _ parameters: repeat Param<each P>, timeout: Duration? = nil,
         body: @escaping @Sendable (repeat each P) throws -> Result
     ) {
@@ -42,7 +45,7 @@ extension FunctionRegistry {
                 body: .pool { arguments in try ResultEncoding.json(body(repeat each decode(arguments))) }))
     }
 
-    public mutating func registerMQ<each P: ParameterValue, Result: Encodable & Sendable>(
+    @inlinable public mutating func registerMQ<each P: ParameterValue, Result: Encodable & Sendable>(
         _ name: String, _ parameters: repeat Param<each P>, options: MQOptions = MQOptions(),
         body: @escaping @Sendable (repeat each P) async throws -> Result
     ) {
@@ -57,7 +60,7 @@ extension FunctionRegistry {
     /// (Disfavoured, so a closure whose first parameter is not typed `JobContext` keeps meaning
     /// the other forms, as `registerMQ("tick") { _ in … }` always has.)
     @_disfavoredOverload
-    public mutating func registerMQ<each P: ParameterValue, Result: Encodable & Sendable>(
+    @inlinable public mutating func registerMQ<each P: ParameterValue, Result: Encodable & Sendable>(
         _ name: String, _ parameters: repeat Param<each P>, options: MQOptions = MQOptions(),
         body: @escaping @Sendable (JobContext, repeat each P) async throws -> Result
     ) {
@@ -72,7 +75,7 @@ extension FunctionRegistry {
                     }, options)))
     }
 
-    public mutating func registerMQBlocking<each P: ParameterValue, Result: Encodable & Sendable>(
+    @inlinable public mutating func registerMQBlocking<each P: ParameterValue, Result: Encodable & Sendable>(
         _ name: String, _ parameters: repeat Param<each P>, options: MQOptions = MQOptions(),
         body: @escaping @Sendable (repeat each P) throws -> Result
     ) {
@@ -83,14 +86,14 @@ extension FunctionRegistry {
                 body: .mq(.blocking { arguments in try ResultEncoding.json(body(repeat each decode(arguments))) }, options)))
     }
 
-    private static func declarations<each P: ParameterValue>(_ parameters: repeat Param<each P>) -> [Parameter] {
+    @inlinable static func declarations<each P: ParameterValue>(_ parameters: repeat Param<each P>) -> [Parameter] {
         var declared: [Parameter] = []
         repeat declared.append((each parameters).parameter)
         return declared
     }
 
     /// Turns bound arguments into the typed values, one per parameter, in order.
-    private static func decoder<each P: ParameterValue>(
+    @inlinable static func decoder<each P: ParameterValue>(
         _ function: String, _ parameters: repeat Param<each P>
     ) -> @Sendable (Arguments) throws -> (repeat each P) {
         let typed = (repeat each parameters)

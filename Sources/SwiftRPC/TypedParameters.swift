@@ -89,7 +89,7 @@ extension Optional: ParameterValue where Wrapped: ParameterValue {
 /// leaves it out.
 public struct Param<Value: ParameterValue>: Sendable {
     public let name: String
-    let defaultValue: JSONValue?
+    @usableFromInline let defaultValue: JSONValue?
 
     public init(_ name: String) {
         self.name = name
@@ -103,13 +103,13 @@ public struct Param<Value: ParameterValue>: Sendable {
     }
 
     /// The declaration the binder checks calls against.
-    var parameter: Parameter {
+    @inlinable var parameter: Parameter {
         Parameter(name, Value.parameterType, optional: Value.isOptional || Value.parameterType == .any, default: defaultValue)
     }
 
     /// This parameter's value in bound arguments; a value the binder let through but that does
     /// not decode (a struct missing a field, an enum's unknown raw value) is `invalid_arguments`.
-    func value(in arguments: Arguments, function: String) throws(RPCError) -> Value {
+    @inlinable func value(in arguments: Arguments, function: String) throws(RPCError) -> Value {
         let json = arguments[name]
         if let direct = Value.converting(json) { return direct }
         do {
@@ -119,7 +119,7 @@ public struct Param<Value: ParameterValue>: Sendable {
         }
     }
 
-    private static func describe(_ error: any Error) -> String {
+    @usableFromInline static func describe(_ error: any Error) -> String {
         switch error as? DecodingError {
         case .keyNotFound(let key, _)?: return "missing '\(key.stringValue)'"
         case .typeMismatch(_, let context)?, .valueNotFound(_, let context)?, .dataCorrupted(let context)?:
@@ -144,8 +144,8 @@ extension JSONValue {
 }
 
 /// Results of typed functions: any `Encodable`, as JSON.
-enum ResultEncoding {
-    static func json<Result: Encodable>(_ result: Result) throws -> JSONValue {
+@usableFromInline enum ResultEncoding {
+    @inlinable static func json<Result: Encodable>(_ result: Result) throws -> JSONValue {
         if let representable = result as? any JSONRepresentable { return representable.jsonValue }
         let bytes = try JSONEncoder().encode(result)
         return try JSONParser.parse(Array(bytes))

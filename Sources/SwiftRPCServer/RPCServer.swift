@@ -75,36 +75,26 @@ public final class RPCServer: Service, Sendable {
         let connections = ConnectionCounter(limit: configuration.maxConnections, perAddressLimit: configuration.maxConnectionsPerIP)
         let idleTimeout = TimeAmount(configuration.idleTimeout)
         let requestTimeout = TimeAmount(configuration.requestTimeout)
-        let tls = configuration.tls
-        let quiesce = quiesce
-        let channel = try await ServerBootstrap(group: eventLoopGroup)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
-                }
-            }
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let timeouts = ConnectionTimeoutHandler(idleTimeout: idleTimeout, requestTimeout: requestTimeout)
-                    // TLS first, so everything written below it (503 and 408 included) is encrypted.
-                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-                    try channel.pipeline.syncOperations.addHandler(ConnectionLimitHandler(counter: connections, refusal: ConnectionLimitHandler.httpRefusal))
-                    try channel.pipeline.syncOperations.addHandler(timeouts)
-                    // Malformed HTTP is answered by HTTPHandler (a JSON 400), not NIO's error handler.
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
-                    try channel.pipeline.syncOperations.addHandler(
-                        HTTPHandler(router: router, maxBodyBytes: maxBodyBytes, connectionEvents: timeouts.events))
-                }
-            }
-            .bind(host: configuration.host, port: configuration.port)
-            .get()
+        let channel = try await bind(port: configuration.port) { pipeline in
+            try pipeline.addHandler(ConnectionLimitHandler(counter: connections, refusal: ConnectionLimitHandler.httpRefusal))
+            let timeouts = ConnectionTimeoutHandler(idleTimeout: idleTimeout, requestTimeout: requestTimeout)
+            try pipeline.addHandler(timeouts)
+            // Malformed HTTP is answered by HTTPHandler (a JSON 400), not NIO's error handler.
+            try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
+            try pipeline.addHandler(HTTPHandler(router: router, maxBodyBytes: maxBodyBytes, connectionEvents: timeouts.events))
+        }
         serverChannel.withLock { $0 = channel }
         if let tcpPort = configuration.tcpPort {
-            let tcp = try await startTCP(port: tcpPort, connections: connections)
+            let dispatcher = router.dispatcher
+            let policy = router.configuration.accessPolicy
+            let tcpIdleTimeout = TimeAmount(configuration.tcpIdleTimeout)
+            let logger = logger
+            let tcp = try await bind(port: tcpPort) { pipeline in
+                try pipeline.addHandler(ConnectionLimitHandler(counter: connections, refusal: nil))
+                try pipeline.addHandler(TCPFramingDetector(maxFrameBytes: maxBodyBytes))
+                try pipeline.addHandler(
+                    TCPCallHandler(dispatcher: dispatcher, policy: policy, idleTimeout: tcpIdleTimeout, maxFrameBytes: maxBodyBytes, logger: logger))
+            }
             tcpChannel.withLock { $0 = tcp }
         }
         return channel.localAddress!
@@ -115,14 +105,13 @@ public final class RPCServer: Service, Sendable {
         tcpChannel.withLock { $0?.localAddress }
     }
 
-    private func startTCP(port: Int, connections: ConnectionCounter) async throws -> any Channel {
-        let dispatcher = router.dispatcher
-        let policy = router.configuration.accessPolicy
-        let maxFrameBytes = configuration.maxBodyBytes
-        let idleTimeout = TimeAmount(configuration.tcpIdleTimeout)
+    /// A listening socket whose connections get TLS (when configured) and then `handlers`;
+    /// both ports are under the one quiescing helper, so a shutdown drains both.
+    private func bind(
+        port: Int, handlers: @escaping @Sendable (ChannelPipeline.SynchronousOperations) throws -> Void
+    ) async throws -> any Channel {
         let tls = configuration.tls
         let quiesce = quiesce
-        let logger = logger
         return try await ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -135,11 +124,9 @@ public final class RPCServer: Service, Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // TLS first, so everything written below it (503 and 408 included) is encrypted.
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-                    try channel.pipeline.syncOperations.addHandler(ConnectionLimitHandler(counter: connections, refusal: nil))
-                    try channel.pipeline.syncOperations.addHandler(TCPFramingDetector(maxFrameBytes: maxFrameBytes))
-                    try channel.pipeline.syncOperations.addHandler(
-                        TCPCallHandler(dispatcher: dispatcher, policy: policy, idleTimeout: idleTimeout, maxFrameBytes: maxFrameBytes, logger: logger))
+                    try handlers(channel.pipeline.syncOperations)
                 }
             }
             .bind(host: configuration.host, port: port)

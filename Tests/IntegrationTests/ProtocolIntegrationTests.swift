@@ -1,6 +1,7 @@
 import Foundation
 import ProcessSupport
 import SwiftRPC
+import SwiftRPCClient
 import Testing
 import TestSupport
 
@@ -72,6 +73,21 @@ struct ProtocolIntegrationTests {
             let lookUp = try await httpRequest(
                 port: stack.frontPort, path: "/jsonrpc", body: #"{"jsonrpc": "2.0", "method": "get_result", "params": [""# + ids[0] + #""], "id": 2}"#)
             #expect(lookUp.json?["result"]?["status"] == "finished")
+        }
+    }
+
+    @Test func theSwiftClientEnqueuesAndWaitsOverTCP() async throws {
+        try await withProtocolStack { stack, tcpPort in
+            try await stack.startWorker()
+            let client = RPCClient(tcpHost: "127.0.0.1", port: tcpPort)
+            let job = try await client.enqueue("test_mq", 2, 3, as: Int.self)
+            #expect(try await job.result(timeout: .seconds(20)) == 5)
+            #expect(try await job.status()["status"] == "finished")
+            let failing = try await client.enqueue("fail_mq", "boom", as: JSONValue.self)
+            let error = await #expect(throws: RPCClientError.self) { _ = try await failing.result(timeout: .seconds(20)) }
+            #expect(error?.message.contains("boom") == true)
+            await #expect(throws: RPCClientError.self) { _ = try await client.job("no-such-job") .error.map { throw $0 } }
+            await client.close()
         }
     }
 
