@@ -59,6 +59,30 @@ struct JWTTests {
         }
     }
 
+    @Test func aJWTAuthenticatesATCPConnection() async throws {
+        let verifier = try await JWTVerifier.make(algorithm: .hs256, key: .secret(Self.secret))
+        let server = RPCServer.Configuration(host: "127.0.0.1", port: 0, tcpPort: 0)
+        try await withTestServer(router: .init(accessPolicy: AccessPolicy(jwt: verifier)), server: server) { _, server in
+            let port = try #require(server.tcpAddress?.port)
+            let token = try await hmacToken(Claims(exp: Self.inAnHour))
+            // Requests pipelined behind the auth frame wait for its verdict, then run in order.
+            let accepted = try TCPTestConnection(port: port)
+            try await accepted.raw.send(
+                TCPTestConnection.frame(#"{"in": "auth", "params": {"token": "\#(token)"}}"#)
+                    + TCPTestConnection.frame(#"{"in": "add", "params": [1, 2]}"#) + TCPTestConnection.frame(#"{"in": "ping", "params": 2}"#))
+            #expect(try await accepted.readFrame() == ["out": "auth", "result": "ok"])
+            #expect(try await accepted.readFrame() == ["out": "add", "result": 3])
+            #expect(try await accepted.readFrame() == ["out": "pong", "result": 2])
+
+            let expired = try await hmacToken(Claims(exp: .init(value: Date().addingTimeInterval(-120))))
+            let refused = try TCPTestConnection(port: port)
+            try await refused.raw.send(
+                TCPTestConnection.frame(#"{"in": "auth", "params": {"token": "\#(expired)"}}"#) + TCPTestConnection.frame(#"{"in": "add", "params": [1, 2]}"#))
+            #expect(try await refused.readFrame()?["error"]?["code"] == "unauthorized")
+            #expect(try await refused.isClosedByServer())
+        }
+    }
+
     @Test func audienceWhenConfigured() async throws {
         let verifier = try await JWTVerifier.make(algorithm: .hs256, key: .secret(Self.secret), audience: "swiftrpc")
         try await withServer(AccessPolicy(jwt: verifier)) { (port: Int) async throws in

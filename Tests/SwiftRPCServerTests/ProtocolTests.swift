@@ -42,6 +42,7 @@ struct ProtocolTests {
         #expect(try await code(#"{"jsonrpc": "2.0", "method": "add", "params": 5, "id": 1}"#).0 == -32600)
         #expect(try await code(#"{"jsonrpc": "2.0", "method": "add", "id": [1]}"#).0 == -32600)
         #expect(try await code("[]").0 == -32600)
+        #expect(try await code(String(repeating: "[", count: 1_000) + String(repeating: "]", count: 1_000)).0 == -32700)  // deeper than 256
         #expect(try await code(#""just a string""#).0 == -32600)
         #expect(try await code(#"{"jsonrpc": "2.0", "method": "nope", "id": 1}"#) == (-32601, "unknown_function"))
         #expect(try await code(#"{"jsonrpc": "2.0", "method": "add", "params": [1], "id": 1}"#) == (-32602, "invalid_arguments"))

@@ -51,7 +51,11 @@ final class TCPCallHandler: ChannelInboundHandler {
         self.authentication = policy.requiresAuthentication ? .required : .notNeeded
     }
 
-    private var owed: Int { nextRequest - nextAnswer }
+    /// Answers owed, counting frames that wait for a JWT's verdict.
+    private var owed: Int {
+        guard case .verifying(let waiting) = authentication else { return nextRequest - nextAnswer }
+        return nextRequest - nextAnswer + waiting.count
+    }
 
     func channelActive(context: ChannelHandlerContext) {
         refusal = policy.check(peer: context.channel.remoteAddress?.ipAddress)
