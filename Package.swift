@@ -182,6 +182,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "RouterBench",
+            dependencies: [
+                "SwiftRPC", "SwiftRPCServer", "ExampleApp", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Benchmarks/RouterBench",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "XMLBench",
             dependencies: ["SwiftRPC", "SwiftRPCServer"],
             path: "Benchmarks/XMLBench",

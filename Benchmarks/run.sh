@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SwiftRPC benchmarks: every figure next to its baseline, measured in this one run.
 #
-#   Benchmarks/run.sh [--quick]
+#   Benchmarks/run.sh [--quick] [--protocols]     (--protocols: the inline and protocol sections only)
 #
 # Needs: wrk, redis-server, redis-benchmark (apt-get install wrk redis-server), and for the
 # Python peers a venv: python3 -m venv .venv-peers && .venv-peers/bin/pip install tornado rq==2.12.0 redis
@@ -12,7 +12,14 @@ ROOT=$PWD
 PEERS="$ROOT/../shared/peers"
 PY="$ROOT/.venv-peers/bin/python"
 DURATION=10s; RUNS=3; DRAIN_JOBS=50000
-[ "${1:-}" = "--quick" ] && { DURATION=4s; RUNS=1; DRAIN_JOBS=20000; }
+ONLY_PROTOCOLS=0
+for argument in "$@"; do
+    case "$argument" in
+        --quick) DURATION=4s; RUNS=1; DRAIN_JOBS=20000 ;;
+        --protocols) ONLY_PROTOCOLS=1 ;;
+        *) echo "usage: $0 [--quick] [--protocols]" >&2; exit 64 ;;
+    esac
+done
 
 TMP=$(mktemp -d /tmp/swiftrpc-bench.XXXXXX)
 PIDS=()
@@ -28,10 +35,20 @@ median_rps() { awk -F'\t' '$2=="median"{print $3}'; }
 # show: prints what a command printed and keeps it in $TMP/last (never reopens this script's stdout).
 show() { "$@" > "$TMP/last" 2>&1; cat "$TMP/last"; }
 ratio() { python3 -c "print(f'{float($1)/float($2):.2f}')"; }
+# cpu_ticks PATTERN: user+system CPU time (clock ticks) of every process whose command line matches.
+cpu_ticks() { local total=0 pid; for pid in $(pgrep -f "$1"); do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0))); done; echo "$total"; }
+# tcp_load NAME PATTERN PORT CONNECTIONS DEPTH: TCPLoad's req/s into NAME, and the server's CPU µs per request into NAME_CPU.
+tcp_load() {
+    local before after; before=$(cpu_ticks "$2")
+    show "$BIN/TCPLoad" "$3" "$4" "$5" "$TCPSECS"; after=$(cpu_ticks "$2")
+    printf -v "$1" '%s' "$(awk -F'\t' '{print $4}' "$TMP/last" | head -1)"
+    local all; all=$(grep -o 'all_answers=[0-9]*' "$TMP/last" | cut -d= -f2)
+    printf -v "$1_CPU" '%s' "$(python3 -c "print(f'{($after-$before)*1e6/$(getconf CLK_TCK)/max($all,1):.1f}')")"
+}
 
 echo "== building (release)"
 swift build -c release --product swift-rpc >/dev/null 2>&1 || swift build -c release --product swift-rpc
-for p in swift-rpc-worker MinimalNIOServer RedisPipelineBench QueueBench JSONBench TCPLoad XMLBench; do swift build -c release --product "$p" >/dev/null; done
+for p in swift-rpc-worker MinimalNIOServer RedisPipelineBench QueueBench JSONBench TCPLoad XMLBench RouterBench; do swift build -c release --product "$p" >/dev/null; done
 BIN=$(swift build -c release --show-bin-path)
 
 REDIS_PORT=$(free_port); start_redis "$REDIS_PORT" "$TMP/redis"
@@ -58,6 +75,9 @@ if [ $HAVE_PEERS = 1 ]; then
     echo "swift-rpc / swift_rpc on Tornado 6: $(ratio "$RPC" "$TOR")   (target >= 10)"
 fi
 
+echo; echo "== The front's own cost per call, no sockets (Benchmarks/RouterBench; steadier than wrk on shared cores)"
+"$BIN/RouterBench" 200000
+
 echo; echo "== Protocols: add(1, 2) over each, wrk -t2 -c64 -d$DURATION (median of $RUNS) and TCPLoad (Swift, 64 connections)"
 export WRK_BODY='{"args":[1,2]}'
 show "${WRK[@]}" --url "http://127.0.0.1:$RPC_PORT/add" --label http-native-add; NATIVE=$(median_rps < "$TMP/last")
@@ -69,29 +89,31 @@ export WRK_BODY="<?xml version='1.0'?><methodCall><methodName>add</methodName><p
 show "${WRK[@]}" --url "http://127.0.0.1:$RPC_PORT/RPC2" --label xmlrpc; XMLRPC=$(median_rps < "$TMP/last")
 unset WRK_BODY WRK_CTYPE
 TCPSECS=${DURATION%s}
-show "$BIN/TCPLoad" "$TCP_PORT" 64 1 "$TCPSECS"; TCP64=$(awk -F'\t' '{print $4}' "$TMP/last" | head -1)
-show "$BIN/TCPLoad" "$TCP_PORT" 64 16 "$TCPSECS"; TCPPIPE=$(awk -F'\t' '{print $4}' "$TMP/last" | head -1)
+tcp_load TCP64 "swift-rpc serve --port $RPC_PORT" "$TCP_PORT" 64 1
+tcp_load TCPPIPE "swift-rpc serve --port $RPC_PORT" "$TCP_PORT" 64 16
 SEED1_PORT=$(free_port); SEED2_PORT=$(free_port)
-python3 "$PEERS/seed004_server.py" --port "$SEED1_PORT" & PIDS+=($!)
-python3 "$PEERS/seed004_server.py" --port "$SEED2_PORT" --processes 2 & PIDS+=($!)
+python3 "$PEERS/seed004_server.py" --port "$SEED1_PORT" 2>"$TMP/seed1.log" & PIDS+=($!)
+python3 "$PEERS/seed004_server.py" --port "$SEED2_PORT" --processes 2 2>"$TMP/seed2.log" & PIDS+=($!)
 sleep 1
-show "$BIN/TCPLoad" "$SEED1_PORT" 64 1 "$TCPSECS"; SEED1=$(awk -F'\t' '{print $4}' "$TMP/last" | head -1)
-show "$BIN/TCPLoad" "$SEED2_PORT" 64 1 "$TCPSECS"; SEED2=$(awk -F'\t' '{print $4}' "$TMP/last" | head -1)
-show "$BIN/TCPLoad" "$SEED2_PORT" 64 16 "$TCPSECS"; SEED2PIPE=$(awk -F'\t' '{print $4}' "$TMP/last" | head -1)
+tcp_load SEED1 "seed004_server.py --port $SEED1_PORT" "$SEED1_PORT" 64 1
+tcp_load SEED2 "seed004_server.py --port $SEED2_PORT" "$SEED2_PORT" 64 1
+tcp_load SEED2PIPE "seed004_server.py --port $SEED2_PORT" "$SEED2_PORT" 64 16
 pkill -f "seed004_server.py --port $SEED1_PORT" 2>/dev/null || true; pkill -f "seed004_server.py --port $SEED2_PORT" 2>/dev/null || true
 printf 'protocol\treq/s\tcalls/s\tratio to HTTP native\ttarget\n'
 printf 'HTTP native POST /add\t%s\t%s\t1.00\t\n' "$NATIVE" "$NATIVE"
 printf 'JSON-RPC single\t%s\t%s\t%s\t>= 0.9\n' "$JSONRPC" "$JSONRPC" "$(ratio "$JSONRPC" "$NATIVE")"
 printf 'JSON-RPC batch of 10\t%s\t%s\t%s (calls)\t\n' "$BATCH10" "$(python3 -c "print(int(float($BATCH10)*10))")" "$(ratio "$(python3 -c "print(float($BATCH10)*10)")" "$NATIVE")"
 printf 'XML-RPC /RPC2\t%s\t%s\t%s\t\n' "$XMLRPC" "$XMLRPC" "$(ratio "$XMLRPC" "$NATIVE")"
-printf 'TCP, 64 connections\t%s\t%s\t%s\t>= 1\n' "$TCP64" "$TCP64" "$(ratio "$TCP64" "$NATIVE")"
-printf 'TCP, 64 connections x 16 pipelined\t%s\t%s\t%s\t>= 2\n' "$TCPPIPE" "$TCPPIPE" "$(ratio "$TCPPIPE" "$NATIVE")"
-printf 'seed 004 server, 1 process, 64 connections\t%s\t%s\t%s\t\n' "$SEED1" "$SEED1" "$(ratio "$SEED1" "$NATIVE")"
-printf 'seed 004 server, 2 processes, 64 connections\t%s\t%s\t%s\t\n' "$SEED2" "$SEED2" "$(ratio "$SEED2" "$NATIVE")"
-printf 'seed 004 server, 2 processes, 64 x 16 pipelined\t%s\t%s\t%s\t\n' "$SEED2PIPE" "$SEED2PIPE" "$(ratio "$SEED2PIPE" "$NATIVE")"
+printf 'TCP, 64 connections\t%s\t%s\t%s\t>= 1\t(server CPU %s µs/request)\n' "$TCP64" "$TCP64" "$(ratio "$TCP64" "$NATIVE")" "$TCP64_CPU"
+printf 'TCP, 64 connections x 16 pipelined\t%s\t%s\t%s\t>= 2\t(server CPU %s µs/request)\n' "$TCPPIPE" "$TCPPIPE" "$(ratio "$TCPPIPE" "$NATIVE")" "$TCPPIPE_CPU"
+printf 'seed 004 server, 1 process, 64 connections\t%s\t%s\t%s\t\t(server CPU %s µs/request)\n' "$SEED1" "$SEED1" "$(ratio "$SEED1" "$NATIVE")" "$SEED1_CPU"
+printf 'seed 004 server, 2 processes, 64 connections\t%s\t%s\t%s\t\t(server CPU %s µs/request)\n' "$SEED2" "$SEED2" "$(ratio "$SEED2" "$NATIVE")" "$SEED2_CPU"
+printf 'seed 004 server, 2 processes, 64 x 16 pipelined\t%s\t%s\t%s\t\t(server CPU %s µs/request)\n' "$SEED2PIPE" "$SEED2PIPE" "$(ratio "$SEED2PIPE" "$NATIVE")" "$SEED2PIPE_CPU"
 echo "TCP / seed 004 with 2 processes, same load: $(ratio "$TCP64" "$SEED2") (64 connections), $(ratio "$TCPPIPE" "$SEED2PIPE") (pipelined)   (target >= 3)"
+echo "server CPU per request, seed 004 (2 processes) / swift-rpc TCP: $(ratio "$SEED2_CPU" "$TCP64_CPU") (64 connections), $(ratio "$SEED2PIPE_CPU" "$TCPPIPE_CPU") (pipelined)"
 echo; echo "== XML-RPC parser: SwiftRPC's own vs FoundationXML's XMLParser (Benchmarks/XMLBench)"
 "$BIN/XMLBench" 20000
+[ $ONLY_PROTOCOLS = 1 ] && exit 0
 
 echo; echo "== JSON: one wide object (80,000 keys, ~1.3 MB) vs an array of the same values"
 "$BIN/JSONBench" 80000

@@ -91,15 +91,16 @@ public struct AccessPolicy: Sendable {
         case verifyJWT(String)
     }
 
-    /// The filters' verdict. `peer` is the socket's address as text (`nil` for a unix socket).
-    public func check(headers: HTTPHeaders, peer: String?) -> Verdict {
+    /// The filters' verdict. `peer` is the socket's address as text (`nil` for a unix socket),
+    /// worked out only when an IP filter is configured.
+    public func check(headers: HTTPHeaders, peer: @autoclosure () -> String?) -> Verdict {
         if let allowedUserAgents {
             guard let agent = headers.first(name: "user-agent"), allowedUserAgents.contains(agent) else {
                 return .refused(RPCError(.forbidden, "this User-Agent is not allowed"))
             }
         }
         if let allowedNetworks {
-            guard let client = clientAddress(headers: headers, peer: peer) else {
+            guard let client = clientAddress(headers: headers, peer: peer()) else {
                 return .refused(RPCError(.forbidden, "the client address cannot be determined"))
             }
             guard allowedNetworks.contains(where: { $0.contains(client) }) else {

@@ -15,6 +15,11 @@ final class ConnectionCounter: Sendable {
         self.perAddressLimit = perAddressLimit
     }
 
+    /// The text of a client's address when connections are counted per address, else `nil`.
+    func addressKey(_ address: SocketAddress?) -> String? {
+        perAddressLimit > 0 ? address?.ipAddress : nil
+    }
+
     /// Counts a new connection, or says why it is refused (and counts nothing).
     func admit(address: String?) -> RPCError? {
         guard open.wrappingAdd(1, ordering: .relaxed).newValue <= limit else {
@@ -71,7 +76,7 @@ final class ConnectionLimitHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        let address = context.channel.remoteAddress?.ipAddress
+        let address = counter.addressKey(context.channel.remoteAddress)
         if let error = counter.admit(address: address) {
             let channel = context.channel
             guard let refusal else {

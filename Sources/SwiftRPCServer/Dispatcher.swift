@@ -90,7 +90,8 @@ public final class Dispatcher: Sendable {
     /// The function or built-in a name calls; `nil` for an unknown (or impossible) name.
     public func target(named name: some StringProtocol) -> Target? {
         if jobs != nil, name == Self.getResultName { return .getResult }
-        guard FunctionRegistry.isValidName(Substring(name)) else { return nil }
+        // Only registered (so valid) names are found; a long one is not worth copying to look up.
+        guard name.utf8.count <= 128 else { return nil }
         return registry.function(named: String(name)).map(Target.function)
     }
 

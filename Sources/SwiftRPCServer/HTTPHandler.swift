@@ -63,7 +63,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             state = .idle
             connectionEvents.requestArrived()
             let request = RPCRequest(method: head.method, uri: head.uri, headers: head.headers, body: body)
-            switch router.respond(to: request, peer: context.channel.remoteAddress?.ipAddress, on: context.eventLoop) {
+            switch router.respond(to: request, remoteAddress: context.channel.remoteAddress, on: context.eventLoop) {
             case .now(let response):
                 write(response, for: head, context: context)
             case .later(let future):

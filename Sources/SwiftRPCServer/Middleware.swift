@@ -4,14 +4,17 @@ import SwiftRPC
 
 /// Where a request came from and the event loop it is answered on.
 public struct RequestContext: Sendable {
-    /// The client socket's address as text (`nil` for a unix socket).
-    public var peer: String?
+    /// The client socket's address (`nil` for a unix socket).
+    public var remoteAddress: SocketAddress?
     public var eventLoop: any EventLoop
 
-    public init(peer: String?, eventLoop: any EventLoop) {
-        self.peer = peer
+    public init(remoteAddress: SocketAddress?, eventLoop: any EventLoop) {
+        self.remoteAddress = remoteAddress
         self.eventLoop = eventLoop
     }
+
+    /// The client address as text, made only when a filter asks (an IP filter is configured).
+    public var peer: String? { remoteAddress?.ipAddress }
 }
 
 /// Anything that answers an HTTP request: the routes, and each middleware wrapped around them.

@@ -82,9 +82,14 @@ public final class RPCRouter: Sendable {
         await dispatcher.shutdown()
     }
 
-    /// - Parameter peer: the client socket's address as text, for the IP filter.
+    /// - Parameter remoteAddress: the client socket's address, for the IP filter.
+    public func respond(to request: RPCRequest, remoteAddress: SocketAddress?, on eventLoop: any EventLoop) -> RPCReply {
+        responder.respond(to: request, context: RequestContext(remoteAddress: remoteAddress, eventLoop: eventLoop))
+    }
+
+    /// - Parameter peer: the client address as text (tests without a socket).
     public func respond(to request: RPCRequest, peer: String?, on eventLoop: any EventLoop) -> RPCReply {
-        responder.respond(to: request, context: RequestContext(peer: peer, eventLoop: eventLoop))
+        respond(to: request, remoteAddress: peer.flatMap { try? SocketAddress(ipAddress: $0, port: 0) }, on: eventLoop)
     }
 }
 
