@@ -25,8 +25,8 @@ public struct RawHTTPResponse: Sendable {
 /// Each blocking call runs on a thread of its own, never on Swift concurrency's threads
 /// (nor on a small shared pool that parallel tests could exhaust).
 public final class RawHTTPConnection: @unchecked Sendable {
-    // The descriptor is used by one test at a time; no two calls overlap.
-    private let fd: Int32
+    // The descriptor is used by one test at a time; no two calls overlap. -1 once closed.
+    private var fd: Int32
     private var buffered: [UInt8] = []
 
     public init(port: Int, receiveTimeout: Duration = .seconds(30)) throws {
@@ -40,7 +40,11 @@ public final class RawHTTPConnection: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
         guard connected else {
+            // A throw after every property is set still runs deinit: close once, here, and mark
+            // it (closing twice closed whatever descriptor the process had opened meanwhile,
+            // such as a socket the in-process server had just accepted).
             close(fd)
+            fd = -1
             throw TestSupportError("cannot connect to 127.0.0.1:\(port)")
         }
         let seconds = receiveTimeout.components.seconds
@@ -48,7 +52,9 @@ public final class RawHTTPConnection: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    deinit { close(fd) }
+    deinit {
+        if fd >= 0 { close(fd) }
+    }
 
     public func send(_ text: String) async throws {
         try await send(Array(text.utf8))
