@@ -160,8 +160,14 @@ struct RedisClientTests {
         try await client.set("before", "1")
 
         await server.kill()
-        await #expect(throws: RedisClientError.self) { try await client.ping() }
-        await #expect(throws: RedisClientError.self) { try await client.ping() }
+        // The dead server's port is held (bound, not listening) so no other test's server takes
+        // it while it is down: the client must see Redis gone, not someone else's Redis.
+        let hold = PortHold(port: server.port)
+        if hold != nil {
+            await #expect(throws: RedisClientError.self) { try await client.ping() }
+            await #expect(throws: RedisClientError.self) { try await client.ping() }
+        }
+        hold?.release()
 
         let restarted = try await RedisServer.start(port: server.port, directory: server.directory)
         try await client.ping()  // reconnects by itself
