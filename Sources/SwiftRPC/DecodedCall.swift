@@ -28,6 +28,16 @@ public struct DecodedCall: Sendable, Equatable {
         self.wait = wait
     }
 
+    /// The `params` of JSON-RPC and of TCP frames: an array is positional, an object is
+    /// keywords; `nil` for any other value (each protocol says what that means).
+    public init?(params: JSONValue) {
+        switch params {
+        case .array(let values): self.init(positional: values.map(ArgumentValue.json))
+        case .object(let keywords): self.init(keywords: keywords.map { ($0.key, .json($0.value)) })
+        default: return nil
+        }
+    }
+
     public static func == (lhs: DecodedCall, rhs: DecodedCall) -> Bool {
         lhs.positional == rhs.positional && lhs.options == rhs.options && lhs.wait == rhs.wait
             && lhs.keywords.map(\.0) == rhs.keywords.map(\.0) && lhs.keywords.map(\.1) == rhs.keywords.map(\.1)

@@ -44,9 +44,14 @@ public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
     public var status: Int { code.status }
     public var description: String { "\(code.rawValue): \(message)" }
 
+    /// `{"code": ..., "message": ...}`, the error as every protocol's error field holds it.
+    public var errorObject: JSONValue {
+        ["code": .string(code.rawValue), "message": .string(message)]
+    }
+
     /// `{"error": {"code": ..., "message": ...}}`
     public var jsonValue: JSONValue {
-        ["error": ["code": .string(code.rawValue), "message": .string(message)]]
+        ["error": errorObject]
     }
 
     public static func badRequest(_ message: String) -> RPCError { RPCError(.badRequest, message) }

@@ -69,8 +69,7 @@ final class ConnectionLimitHandler: ChannelInboundHandler, RemovableChannelHandl
 
     /// A 503 with the error's JSON body.
     static let httpRefusal: @Sendable (RPCError) -> [UInt8] = { error in
-        var body: [UInt8] = []
-        JSONWriter.write(error.jsonValue, into: &body)
+        let body = RPCResponse.error(error).body
         let head = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
         return Array(head.utf8) + body
     }

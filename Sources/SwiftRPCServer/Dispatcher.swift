@@ -15,6 +15,16 @@ public enum CallOutcome: Sendable {
     case jobEnded(id: String, Result<JSONValue, RPCError>)
     case failure(RPCError)
 
+    /// The call's result as JSON-RPC, XML-RPC and `/rpc` answer it: an MQ call's job ticket is
+    /// its result, and a job waited for gives its own result or error.
+    public var result: Result<JSONValue, RPCError> {
+        switch self {
+        case .value(let value), .jobEnded(_, .success(let value)): .success(value)
+        case .job(let ticket): .success(ticket.json)
+        case .failure(let error), .jobEnded(_, .failure(let error)): .failure(error)
+        }
+    }
+
     /// The SPEC §3 code of an error outcome, for metrics and logs.
     public var errorCode: String? {
         switch self {

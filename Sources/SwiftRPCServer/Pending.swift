@@ -13,15 +13,6 @@ public enum Pending<Value: Sendable>: Sendable {
         }
     }
 
-    public func flatMap<NewValue: Sendable>(
-        on eventLoop: any EventLoop, _ transform: @escaping @Sendable (Value) -> Pending<NewValue>
-    ) -> Pending<NewValue> {
-        switch self {
-        case .now(let value): transform(value)
-        case .later(let future): .later(future.flatMap { transform($0).future(on: eventLoop) })
-        }
-    }
-
     public func future(on eventLoop: any EventLoop) -> EventLoopFuture<Value> {
         switch self {
         case .now(let value): eventLoop.makeSucceededFuture(value)

@@ -7,18 +7,12 @@ public struct RPCResponse: Sendable {
     public var body: [UInt8]
     public var contentType: String
     public var headers: [(String, String)]
-    /// The SPEC §3 error code when this answers an error (for metrics and logs).
-    public var errorCode: String?
 
-    public init(
-        status: HTTPResponseStatus, body: [UInt8], contentType: String = "application/json", headers: [(String, String)] = [],
-        errorCode: String? = nil
-    ) {
+    public init(status: HTTPResponseStatus, body: [UInt8], contentType: String = "application/json", headers: [(String, String)] = []) {
         self.status = status
         self.body = body
         self.contentType = contentType
         self.headers = headers
-        self.errorCode = errorCode
     }
 
     public static func json(_ value: JSONValue, status: HTTPResponseStatus = .ok, headers: [(String, String)] = []) -> RPCResponse {
@@ -36,9 +30,7 @@ public struct RPCResponse: Sendable {
     }
 
     public static func error(_ error: RPCError) -> RPCResponse {
-        var response = json(error.jsonValue, status: HTTPResponseStatus(statusCode: error.status))
-        response.errorCode = error.code.rawValue
-        return response
+        json(error.jsonValue, status: HTTPResponseStatus(statusCode: error.status))
     }
 }
 

@@ -195,11 +195,7 @@ struct HTTPRoutes: HTTPResponder {
         case .jobEnded(let id, .success(let value)):
             return .json(["response": value, "job_id": .string(id)])
         case .jobEnded(let id, .failure(let error)):
-            var response = RPCResponse.json(
-                ["error": ["code": .string(error.code.rawValue), "message": .string(error.message)], "job_id": .string(id)],
-                status: HTTPResponseStatus(statusCode: error.status))
-            response.errorCode = error.code.rawValue
-            return response
+            return .json(["error": error.errorObject, "job_id": .string(id)], status: HTTPResponseStatus(statusCode: error.status))
         case .failure(let error):
             return .error(error)
         }

@@ -185,10 +185,11 @@ struct TCPTests {
     }
 
     @Test func idleConnectionsCloseAndPingKeepsThemOpen() async throws {
-        try await withTCPServer(idleTimeout: .seconds(1)) { port, _ in
+        // Pings every 0.4 s against a 2 s timeout: wide enough for a loaded machine.
+        try await withTCPServer(idleTimeout: .seconds(2)) { port, _ in
             let pinging = try TCPTestConnection(port: port)
             let idle = try TCPTestConnection(port: port)
-            for _ in 0..<5 {
+            for _ in 0..<8 {
                 try await Task.sleep(for: .milliseconds(400))
                 try await pinging.sendFrame(#"{"in": "ping"}"#)
                 #expect(try await pinging.readFrame() == ["out": "pong", "result": nil])

@@ -25,36 +25,22 @@ public struct RawHTTPResponse: Sendable {
 /// Each blocking call runs on a thread of its own, never on Swift concurrency's threads
 /// (nor on a small shared pool that parallel tests could exhaust).
 public final class RawHTTPConnection: @unchecked Sendable {
-    // The descriptor is used by one test at a time; no two calls overlap. -1 once closed.
-    private var fd: Int32
+    // The descriptor is used by one test at a time; no two calls overlap.
+    private let fd: Int32
     private var buffered: [UInt8] = []
 
     public init(port: Int, receiveTimeout: Duration = .seconds(30)) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestSupportError("socket() failed") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        guard connected else {
-            // A throw after every property is set still runs deinit: close once, here, and mark
-            // it (closing twice closed whatever descriptor the process had opened meanwhile,
-            // such as a socket the in-process server had just accepted).
-            close(fd)
-            fd = -1
+        // Set only once connected: a throw after every property is set would still run deinit.
+        guard let fd = loopbackSocket(port: port, { connect($0, $1, $2) }) else {
             throw TestSupportError("cannot connect to 127.0.0.1:\(port)")
         }
+        self.fd = fd
         let seconds = receiveTimeout.components.seconds
         var timeout = timeval(tv_sec: Int(seconds), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    deinit {
-        if fd >= 0 { close(fd) }
-    }
+    deinit { close(fd) }
 
     public func send(_ text: String) async throws {
         try await send(Array(text.utf8))
@@ -151,6 +137,25 @@ public final class RawHTTPConnection: @unchecked Sendable {
         buffered.removeFirst(headerEnd! + length)
         return RawHTTPResponse(status: status, headers: headers, body: body)
     }
+}
+
+/// A TCP socket on which `operation` (`connect` or `bind`) succeeded for 127.0.0.1:`port`;
+/// `nil`, with the socket closed again, when it did not.
+func loopbackSocket(port: Int, _ operation: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Int32? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = UInt16(port).bigEndian
+    let succeeded = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { operation(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+    }
+    guard succeeded else {
+        close(fd)
+        return nil
+    }
+    return fd
 }
 
 /// One request on a fresh connection.

@@ -96,25 +96,13 @@ public func freePort() throws -> Int {
 /// connection to it is refused at once: a stopped server's port stays its own until it
 /// starts again (another test's `freePort()` could otherwise hand it out meanwhile).
 public final class PortHold: @unchecked Sendable {
-    // Owned by one test; released once.
+    // Owned by one test; -1 once released.
     private var fd: Int32
 
     /// `nil` when the port is already taken.
     public init?(port: Int) {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        guard bound else {
-            close(fd)
-            fd = -1
-            return nil
-        }
+        guard let fd = loopbackSocket(port: port, { bind($0, $1, $2) }) else { return nil }
+        self.fd = fd
     }
 
     public func release() {

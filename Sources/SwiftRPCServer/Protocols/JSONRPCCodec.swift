@@ -44,21 +44,17 @@ enum JSONRPCCodec {
             return .now(errorObject(code: -32600, message: "invalid request: \"method\" must be a string", id: id ?? .null))
         }
         var decoded = DecodedCall()
-        switch fields["params"] {
-        case nil: break
-        case .array(let values)?: decoded.positional = values.map(ArgumentValue.json)
-        case .object(let keywords)?: decoded.keywords = keywords.map { ($0.key, .json($0.value)) }
-        default: return .now(errorObject(code: -32600, message: "invalid request: \"params\" must be an array or an object", id: id ?? .null))
+        if let params = fields["params"] {
+            guard let byParams = DecodedCall(params: params) else {
+                return .now(errorObject(code: -32600, message: "invalid request: \"params\" must be an array or an object", id: id ?? .null))
+            }
+            decoded = byParams
         }
         return dispatcher.call(named: method, decoded, on: eventLoop).map { outcome in
             guard let id else { return nil }  // a notification: run, never answered
-            switch outcome {
-            case .value(let value), .jobEnded(_, .success(let value)):
-                return ["jsonrpc": "2.0", "result": value, "id": id]
-            case .job(let ticket):
-                return ["jsonrpc": "2.0", "result": ticket.json, "id": id]
-            case .failure(let error), .jobEnded(_, .failure(let error)):
-                return errorObject(code: code(for: error), message: error.message, id: id, native: error.code.rawValue)
+            switch outcome.result {
+            case .success(let value): return ["jsonrpc": "2.0", "result": value, "id": id]
+            case .failure(let error): return errorObject(code: code(for: error), message: error.message, id: id, native: error.code.rawValue)
             }
         }
     }

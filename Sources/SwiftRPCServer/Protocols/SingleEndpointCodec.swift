@@ -24,10 +24,9 @@ enum SingleEndpointCodec {
             return .now(.error(error))
         }
         return dispatcher.call(named: name, call, on: eventLoop).map { outcome in
-            switch outcome {
-            case .value(let value), .jobEnded(_, .success(let value)): .json(["ret": value])
-            case .job(let ticket): .json(["ret": ticket.json])
-            case .failure(let error), .jobEnded(_, .failure(let error)): .error(error)
+            switch outcome.result {
+            case .success(let value): .json(["ret": value])
+            case .failure(let error): .error(error)
             }
         }
     }

@@ -42,13 +42,7 @@ public enum XMLRPCCodec {
             return multicall(params, dispatcher: dispatcher, on: eventLoop)
         default:
             let decoded = DecodedCall(positional: params.map(ArgumentValue.json))
-            return dispatcher.call(named: method, decoded, on: eventLoop).map { outcome in
-                switch outcome {
-                case .value(let value), .jobEnded(_, .success(let value)): .success(value)
-                case .job(let ticket): .success(ticket.json)
-                case .failure(let error), .jobEnded(_, .failure(let error)): .failure(error)
-                }
-            }
+            return dispatcher.call(named: method, decoded, on: eventLoop).map(\.result)
         }
     }
 
@@ -173,7 +167,7 @@ public enum XMLRPCCodec {
         }
         out += Array("</methodResponse>".utf8)
         // A fault is still 200: XML-RPC clients read faults from the body.
-        return RPCResponse(status: .ok, body: out, contentType: "text/xml", errorCode: result.errorCode)
+        return RPCResponse(status: .ok, body: out, contentType: "text/xml")
     }
 
     static func encode(_ value: JSONValue, into out: inout [UInt8]) {
@@ -234,13 +228,6 @@ public enum XMLRPCCodec {
         case .array: "array"
         case .object: "struct"
         }
-    }
-}
-
-extension Result where Failure == RPCError {
-    var errorCode: String? {
-        if case .failure(let error) = self { return error.code.rawValue }
-        return nil
     }
 }
 

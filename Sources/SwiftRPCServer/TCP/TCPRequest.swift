@@ -23,7 +23,7 @@ struct TCPRequest: Sendable {
         } catch {
             throw Failure(error: .badRequest("malformed JSON: \(error)"))
         }
-        guard case .object(let fields) = document else {
+        guard case .object(var fields) = document else {
             throw Failure(error: .badRequest("a request is an object {\"in\": name, \"params\": [...]}"))
         }
         let id = fields["id"]
@@ -34,44 +34,29 @@ struct TCPRequest: Sendable {
         default: throw failure("\"id\" must be a string or a number")
         }
         guard let name else { throw failure("\"in\" must be the name of the function to call") }
-        var request = TCPRequest(name: name, call: DecodedCall(), params: fields["params"] ?? .null, id: id)
-        for (key, value) in fields {
-            switch (key, value) {
-            case ("in", _), ("id", _):
-                continue
-            case ("params", .array(let values)):
-                request.call.positional = values.map(ArgumentValue.json)
-            case ("params", .object(let keywords)):
-                request.call.keywords = keywords.map { ($0.key, .json($0.value)) }
-            case ("params", let single):
-                request.call.positional = [.json(single)]
-            case ("args", .array(let values)):
-                request.call.positional = values.map(ArgumentValue.json)
-            case ("args", _):
-                throw failure("\"args\" must be an array")
-            case ("kwargs", .object(let keywords)):
-                request.call.keywords = keywords.map { ($0.key, .json($0.value)) }
-            case ("kwargs", _):
-                throw failure("\"kwargs\" must be an object")
-            case ("options", .object(let options)):
-                do {
-                    request.call.options = try CallDecoder.decodeOptions(options)
-                } catch {
-                    throw Failure(error: error, name: name, id: id)
-                }
-            case ("options", _):
-                throw failure("\"options\" must be an object")
-            case ("wait", .int(let seconds)) where seconds >= 0:
-                request.call.wait = min(Double(seconds), CallDecoder.maxWaitSeconds)
-            case ("wait", .double(let seconds)) where seconds >= 0 && seconds.isFinite:
-                request.call.wait = min(seconds, CallDecoder.maxWaitSeconds)
-            case ("wait", _):
-                throw failure("\"wait\" must be a number of seconds from 0 to 30")
-            default:
-                throw failure("unknown field \"\(key.prefix(64))\": use in, params (or args and kwargs), id, options and wait")
-            }
+        let params = fields["params"]
+        let wait = fields["wait"]
+        for key in ["in", "id", "params", "wait"] { fields[key] = nil }
+        // What is left is read as an HTTP body is: `args`, `kwargs` and `options`, nothing else.
+        var call: DecodedCall
+        do {
+            call = try CallDecoder.decode(json: .object(fields))
+        } catch {
+            throw Failure(error: error, name: name, id: id)
         }
-        return request
+        if let params {
+            // An array is positional, an object keywords, any other value one positional argument.
+            let byParams = DecodedCall(params: params) ?? DecodedCall(positional: [.json(params)])
+            call.positional = byParams.positional
+            call.keywords = byParams.keywords
+        }
+        switch wait {
+        case nil: break
+        case .int(let seconds)? where seconds >= 0: call.wait = min(Double(seconds), CallDecoder.maxWaitSeconds)
+        case .double(let seconds)? where seconds >= 0 && seconds.isFinite: call.wait = min(seconds, CallDecoder.maxWaitSeconds)
+        default: throw failure("\"wait\" must be a number of seconds from 0 to 30")
+        }
+        return TCPRequest(name: name, call: call, params: params ?? .null, id: id)
     }
 }
 
@@ -85,19 +70,18 @@ enum TCPAnswer {
     }
 
     static func error(_ error: RPCError, name: String?, id: JSONValue?, jobID: String? = nil) -> [UInt8] {
-        var object: JSONObject = ["out": name.map(JSONValue.string) ?? .null, "error": error.jsonValue["error"] ?? .null]
+        var object: JSONObject = ["out": name.map(JSONValue.string) ?? .null, "error": error.errorObject]
         if let jobID { object["job_id"] = .string(jobID) }
         if let id { object["id"] = id }
         return encode(object)
     }
 
     static func outcome(_ outcome: CallOutcome, name: String, id: JSONValue?) -> [UInt8] {
-        switch outcome {
-        case .value(let value): result(value, name: name, id: id)
-        case .job(let ticket): result(ticket.json, name: name, id: id)
-        case .jobEnded(let jobID, .success(let value)): result(value, name: name, id: id, jobID: jobID)
-        case .jobEnded(let jobID, .failure(let failure)): error(failure, name: name, id: id, jobID: jobID)
-        case .failure(let failure): error(failure, name: name, id: id)
+        // A job waited for also names itself, as `?wait=` over HTTP does.
+        let jobID: String? = if case .jobEnded(let id, _) = outcome { id } else { nil }
+        switch outcome.result {
+        case .success(let value): return result(value, name: name, id: id, jobID: jobID)
+        case .failure(let failure): return error(failure, name: name, id: id, jobID: jobID)
         }
     }
 
