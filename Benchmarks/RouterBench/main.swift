@@ -3,7 +3,7 @@
 // in nanoseconds per call. wrk's figures on 2 shared cores move by ±15% between runs; this
 // one shows what a change to the request path costs.
 //
-//     RouterBench [CALLS]
+//     RouterBench [CALLS] [LABEL-SUBSTRING]   (only the cases whose label contains it, e.g. for perf)
 import ExampleApp
 import Logging
 import NIOCore
@@ -13,6 +13,7 @@ import SwiftRPC
 import SwiftRPCServer
 
 let calls = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 200_000 : 200_000
+let only = CommandLine.arguments.count > 2 ? CommandLine.arguments[2] : nil
 var registry = FunctionRegistry()
 registerExampleFunctions(in: &registry)
 let router = RPCRouter(registry: registry, jobs: nil, logger: Logger(label: "bench"))
@@ -27,7 +28,7 @@ let cases: [(String, String, String, String)] = [
      "<?xml version='1.0'?><methodCall><methodName>add</methodName><params><param><value><int>1</int></value></param><param><value><int>2</int></value></param></params></methodCall>"),
 ]
 
-for (label, path, contentType, body) in cases {
+for (label, path, contentType, body) in cases where only.map(label.contains) ?? true {
     let headers: HTTPHeaders = ["Host": "127.0.0.1", "Content-Type": contentType, "Content-Length": String(body.utf8.count)]
     let buffer = ByteBuffer(string: body)
     let nanoseconds = try await eventLoop.submit {

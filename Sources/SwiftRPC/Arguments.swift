@@ -8,20 +8,38 @@ public enum ArgumentValue: Sendable, Equatable {
 /// The arguments of one call, bound to the declared parameters and checked.
 /// Every declared parameter has a value (given or default) when the function runs.
 public struct Arguments: Sendable {
-    public let values: [String: JSONValue]
-    /// The arguments as given (converted to their declared types), without defaults:
-    /// what an MQ job stores as `args` and `kwargs`.
-    public let positional: [JSONValue]
-    public let keywords: JSONObject
+    /// The declared parameters and their values, in declaration order. (Arrays, not a
+    /// dictionary: functions have a few parameters, and this is built on every call.)
+    private let parameters: [Parameter]
+    private let slots: [JSONValue]
+    /// How many of `slots` were given by position, and which were given by keyword, in order.
+    private let positionalCount: Int
+    private let keywordSlots: [Int]
 
-    public init(_ values: [String: JSONValue], positional: [JSONValue] = [], keywords: JSONObject = JSONObject()) {
-        self.values = values
-        self.positional = positional
-        self.keywords = keywords
+    /// Arguments by name (tests, or calling a function's body directly); all count as keywords.
+    public init(_ values: [String: JSONValue]) {
+        let entries = values.sorted { $0.key < $1.key }
+        self.init(
+            parameters: entries.map { .any($0.key) }, slots: entries.map(\.value), positionalCount: 0, keywordSlots: Array(entries.indices))
     }
 
+    private init(parameters: [Parameter], slots: [JSONValue], positionalCount: Int, keywordSlots: [Int]) {
+        self.parameters = parameters
+        self.slots = slots
+        self.positionalCount = positionalCount
+        self.keywordSlots = keywordSlots
+    }
+
+    /// Every parameter's value, defaults included.
+    public var values: [String: JSONValue] { Dictionary(zip(parameters.map(\.name), slots), uniquingKeysWith: { _, last in last }) }
+
+    /// The arguments as given (converted to their declared types), without defaults:
+    /// what an MQ job stores as `args` and `kwargs`.
+    public var positional: [JSONValue] { Array(slots[..<positionalCount]) }
+    public var keywords: JSONObject { JSONObject(keywordSlots.map { (parameters[$0].name, slots[$0]) }) }
+
     public subscript(name: String) -> JSONValue {
-        values[name] ?? .null
+        parameters.firstIndex { $0.name == name }.map { slots[$0] } ?? .null
     }
 
     public func int(_ name: String) throws -> Int {
@@ -67,33 +85,31 @@ public struct Arguments: Sendable {
             throw .invalidArguments(
                 "\(function)() takes \(parameters.count) positional argument\(parameters.count == 1 ? "" : "s") but \(positional.count) were given")
         }
-        var bound: [String: JSONValue] = [:]
-        bound.reserveCapacity(parameters.count)
-        var givenPositional: [JSONValue] = []
-        var givenKeywords = JSONObject()
+        var values: [JSONValue] = []
+        values.reserveCapacity(parameters.count)
         for (parameter, value) in zip(parameters, positional) {
-            let checked = try check(value, for: parameter, function: function)
-            bound[parameter.name] = checked
-            givenPositional.append(checked)
+            values.append(try check(value, for: parameter, function: function))
         }
-        for (name, value) in keywords {
-            guard let parameter = parameters.first(where: { $0.name == name }) else {
+        var keywordSlots: [Int] = []
+        for (name, _) in keywords {
+            guard let index = parameters.firstIndex(where: { $0.name == name }) else {
                 throw .invalidArguments("\(function)() got an unexpected keyword argument '\(name)'")
             }
-            guard bound[name] == nil else {
+            guard index >= positional.count, !keywordSlots.contains(index) else {
                 throw .invalidArguments("\(function)() got multiple values for argument '\(name)'")
             }
-            let checked = try check(value, for: parameter, function: function)
-            bound[name] = checked
-            givenKeywords[name] = checked
+            keywordSlots.append(index)
         }
-        for parameter in parameters where bound[parameter.name] == nil {
-            guard let defaultValue = parameter.defaultValue else {
+        for parameter in parameters[positional.count...] {
+            if let keyword = keywords.first(where: { $0.0 == parameter.name }) {
+                values.append(try check(keyword.1, for: parameter, function: function))
+            } else if let defaultValue = parameter.defaultValue {
+                values.append(defaultValue)
+            } else {
                 throw .invalidArguments("\(function)() missing required argument '\(parameter.name)'")
             }
-            bound[parameter.name] = defaultValue
         }
-        return Arguments(bound, positional: givenPositional, keywords: givenKeywords)
+        return Arguments(parameters: parameters, slots: values, positionalCount: positional.count, keywordSlots: keywordSlots)
     }
 
     private static func check(_ value: ArgumentValue, for parameter: Parameter, function: String) throws(RPCError) -> JSONValue {

@@ -49,7 +49,14 @@ public struct DecodedCall: Sendable, Equatable {
 public enum CallDecoder {
     public static let maxWaitSeconds = 30.0
 
-    public static func decode(contentType: String?, body bodyBytes: [UInt8], query: String?) throws(RPCError) -> DecodedCall {
+    public static func decode(contentType: String?, body: [UInt8], query: String?) throws(RPCError) -> DecodedCall {
+        try body.withUnsafeBufferPointer { (bytes) throws(RPCError) in
+            try decode(contentType: contentType, body: UnsafeRawBufferPointer(bytes), query: query)
+        }
+    }
+
+    /// - Parameter bodyBytes: the body where it lies (a network buffer), read without a copy.
+    public static func decode(contentType: String?, body bodyBytes: UnsafeRawBufferPointer, query: String?) throws(RPCError) -> DecodedCall {
         var queryFields = try query.map { (query) throws(RPCError) in try FormDecoder.decode(Substring(query)) } ?? []
         let wait = try takeWait(from: &queryFields)
         var call: DecodedCall
@@ -77,7 +84,7 @@ public enum CallDecoder {
         case invalidJSON(JSONParser.Error)
         case unsupported(String)
 
-        init(contentType: String?, body: [UInt8]) {
+        init(contentType: String?, body: UnsafeRawBufferPointer) {
             guard !body.isEmpty else {
                 self = .empty
                 return
@@ -108,6 +115,7 @@ public enum CallDecoder {
 
     /// `"Application/JSON; charset=utf-8"` → `"application/json"`; on the hot path, so bytes, not generic string algorithms.
     static func mediaType(_ contentType: String) -> String {
+        if contentType == "application/json" { return contentType }  // what nearly every client sends
         var bytes = Array(contentType.utf8)
         if let semicolon = bytes.firstIndex(of: UInt8(ascii: ";")) { bytes.removeSubrange(semicolon...) }
         while let last = bytes.last, last == 0x20 || last == 0x09 { bytes.removeLast() }

@@ -48,14 +48,19 @@ public struct JobTicket: Sendable, Equatable {
 /// bounded thread pool of its own (so blocked calls never hold up the event loops), `mq` by
 /// enqueueing a job. It also answers `get_result`, and records every call's metrics.
 public final class Dispatcher: Sendable {
-    /// What a name resolves to.
-    public enum Target: Sendable {
-        case function(RegisteredFunction)
-        /// `get_result(job_id)`, answered by the front itself from the job store.
-        case getResult
+    /// What a name resolves to: a function or `get_result`, with its metrics series.
+    public struct Target: Sendable {
+        enum Kind: Sendable {
+            case function(RegisteredFunction)
+            /// `get_result(job_id)`, answered by the front itself from the job store.
+            case getResult
+        }
+
+        let kind: Kind
+        let series: RPCMetrics.Series
 
         public var name: String {
-            switch self {
+            switch kind {
             case .function(let function): function.name
             case .getResult: Dispatcher.getResultName
             }
@@ -81,13 +86,24 @@ public final class Dispatcher: Sendable {
     private let configuration: Configuration
     private let pool: NIOThreadPool
     private let poolCallsInFlight = Atomic<Int>(0)
+    /// Every callable name, resolved once here so a call pays one lookup.
+    private let targets: [String: Target]
 
     public init(registry: FunctionRegistry, jobs: (any JobQueueDriver)?, configuration: Configuration = Configuration(), logger: Logger) {
         self.registry = registry
         self.jobs = jobs
         self.configuration = configuration
         self.logger = logger
-        self.metrics = RPCMetrics(functions: registry.functions, builtIns: jobs == nil ? [] : [Self.getResultName])
+        let metrics = RPCMetrics()
+        var targets: [String: Target] = [:]
+        for function in registry.functions {
+            targets[function.name] = Target(kind: .function(function), series: metrics.series(function: function.name, mode: function.mode))
+        }
+        if jobs != nil {
+            targets[Self.getResultName] = Target(kind: .getResult, series: metrics.series(function: Self.getResultName, mode: .sync))
+        }
+        self.metrics = metrics
+        self.targets = targets
         self.pool = NIOThreadPool(numberOfThreads: configuration.poolThreads)
         pool.start()
     }
@@ -99,10 +115,9 @@ public final class Dispatcher: Sendable {
 
     /// The function or built-in a name calls; `nil` for an unknown (or impossible) name.
     public func target(named name: some StringProtocol) -> Target? {
-        if jobs != nil, name == Self.getResultName { return .getResult }
         // Only registered (so valid) names are found; a long one is not worth copying to look up.
         guard name.utf8.count <= 128 else { return nil }
-        return registry.function(named: String(name)).map(Target.function)
+        return targets[String(name)]
     }
 
     /// Runs one call by name: `unknown_function` when there is none.
@@ -115,16 +130,16 @@ public final class Dispatcher: Sendable {
     public func call(_ target: Target, _ call: DecodedCall, on eventLoop: any EventLoop) -> Pending<CallOutcome> {
         let started = ContinuousClock.now
         let outcome: Pending<CallOutcome>
-        switch target {
+        switch target.kind {
         case .function(let function): outcome = run(function, call, on: eventLoop)
         case .getResult: outcome = getResult(call, on: eventLoop)
         }
-        let name = target.name
+        let series = target.series
         switch outcome {
         case .now(let value):
-            metrics.record(function: name, duration: .now - started, errorCode: value.errorCode)
+            series.record(duration: .now - started, errorCode: value.errorCode)
         case .later(let future):
-            future.whenSuccess { value in self.metrics.record(function: name, duration: .now - started, errorCode: value.errorCode) }
+            future.whenSuccess { value in series.record(duration: .now - started, errorCode: value.errorCode) }
         }
         return outcome
     }
@@ -140,7 +155,7 @@ public final class Dispatcher: Sendable {
 
     /// The parameters a target declares (for XML-RPC's `system.methodSignature` and `methodHelp`).
     public func parameters(of target: Target) -> [Parameter] {
-        switch target {
+        switch target.kind {
         case .function(let function): function.parameters
         case .getResult: Self.getResultParameters
         }

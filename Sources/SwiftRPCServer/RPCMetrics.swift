@@ -7,16 +7,29 @@ import SwiftRPC
 public final class RPCMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     private let factory: PrometheusMetricsFactory
-    private let perFunction: [String: FunctionSeries]
 
-    struct FunctionSeries: Sendable {
+    /// One function's series. The dispatcher keeps each with the function it counts, so a
+    /// call records without looking anything up.
+    struct Series: Sendable {
+        let function: String
+        let mode: String
         let calls: Metrics.Counter
         let latency: Metrics.Timer
-        let mode: String
+        let factory: PrometheusMetricsFactory
+
+        /// Records one finished call.
+        func record(duration: Duration, errorCode: String?) {
+            calls.increment()
+            latency.recordInterval(duration)
+            if let errorCode {
+                Metrics.Counter(
+                    label: "swiftrpc_call_errors_total", dimensions: [("function", function), ("mode", mode), ("code", errorCode)], factory: factory
+                ).increment()
+            }
+        }
     }
 
-    /// - Parameter builtIns: functions the front answers itself (`get_result`), counted as `sync`.
-    public init(functions: [RegisteredFunction], builtIns: [String] = [], registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [
@@ -25,29 +38,16 @@ public final class RPCMetrics: Sendable {
             .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30),
         ]
         self.factory = factory
-        var perFunction: [String: FunctionSeries] = [:]
-        let named = functions.map { ($0.name, $0.mode.rawValue) } + builtIns.map { ($0, Mode.sync.rawValue) }
-        for (name, mode) in named {
-            let dimensions = [("function", name), ("mode", mode)]
-            perFunction[name] = FunctionSeries(
-                calls: Metrics.Counter(label: "swiftrpc_calls_total", dimensions: dimensions, factory: factory),
-                latency: Metrics.Timer(label: "swiftrpc_call_duration_seconds", dimensions: dimensions, factory: factory),
-                mode: mode)
-        }
-        self.perFunction = perFunction
     }
 
-    /// Records one finished call of a registered function.
-    func record(function: String, duration: Duration, errorCode: String?) {
-        guard let series = perFunction[function] else { return }
-        series.calls.increment()
-        series.latency.recordInterval(duration)
-        if let errorCode {
-            Metrics.Counter(
-                label: "swiftrpc_call_errors_total", dimensions: [("function", function), ("mode", series.mode), ("code", errorCode)],
-                factory: factory
-            ).increment()
-        }
+    /// The series of one function, created (at zero) when it is registered.
+    func series(function: String, mode: Mode) -> Series {
+        let dimensions = [("function", function), ("mode", mode.rawValue)]
+        return Series(
+            function: function, mode: mode.rawValue,
+            calls: Metrics.Counter(label: "swiftrpc_calls_total", dimensions: dimensions, factory: factory),
+            latency: Metrics.Timer(label: "swiftrpc_call_duration_seconds", dimensions: dimensions, factory: factory),
+            factory: factory)
     }
 
     /// The Prometheus text exposition of every series.

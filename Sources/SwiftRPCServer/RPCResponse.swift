@@ -17,13 +17,16 @@ public struct RPCResponse: Sendable {
 
     public static func json(_ value: JSONValue, status: HTTPResponseStatus = .ok, headers: [(String, String)] = []) -> RPCResponse {
         var body: [UInt8] = []
+        body.reserveCapacity(128)
         JSONWriter.write(value, into: &body)
         return RPCResponse(status: status, body: body, headers: headers)
     }
 
     /// `{"response": value}`, swift_rpc's answer shape.
     public static func result(_ value: JSONValue) -> RPCResponse {
-        var body = Array(#"{"response":"#.utf8)
+        var body: [UInt8] = []
+        body.reserveCapacity(64)
+        body.append(contentsOf: #"{"response":"#.utf8)
         JSONWriter.write(value, into: &body)
         body.append(UInt8(ascii: "}"))
         return RPCResponse(status: .ok, body: body)

@@ -11,14 +11,21 @@ public struct JSONParser {
 
     /// Parses one complete JSON document; whitespace may surround it, nothing else.
     public static func parse(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth) throws(Error) -> JSONValue {
-        try bytes.withUnsafeBufferPointer { (buffer) throws(Error) -> JSONValue in
-            var parser = Cursor(bytes: buffer, maxDepth: maxDepth)
-            parser.skipWhitespace()
-            let value = try parser.parseValue(depth: 0)
-            parser.skipWhitespace()
-            guard parser.index == buffer.count else { throw parser.error("unexpected data after the JSON value") }
-            return value
-        }
+        try bytes.withUnsafeBufferPointer { (buffer) throws(Error) -> JSONValue in try parse(buffer, maxDepth: maxDepth) }
+    }
+
+    /// Parses bytes in place, such as a request body still in its network buffer.
+    public static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = defaultMaxDepth) throws(Error) -> JSONValue {
+        try parse(bytes.assumingMemoryBound(to: UInt8.self), maxDepth: maxDepth)
+    }
+
+    public static func parse(_ buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int = defaultMaxDepth) throws(Error) -> JSONValue {
+        var parser = Cursor(bytes: buffer, maxDepth: maxDepth)
+        parser.skipWhitespace()
+        let value = try parser.parseValue(depth: 0)
+        parser.skipWhitespace()
+        guard parser.index == buffer.count else { throw parser.error("unexpected data after the JSON value") }
+        return value
     }
 
     public static func parse(_ text: String, maxDepth: Int = defaultMaxDepth) throws(Error) -> JSONValue {
@@ -78,6 +85,7 @@ public struct JSONParser {
                 index += 1
                 return .array(elements)
             }
+            elements.reserveCapacity(4)  // one allocation for the usual few arguments
             while true {
                 skipWhitespace()
                 elements.append(try parseValue(depth: depth))
@@ -100,6 +108,7 @@ public struct JSONParser {
                 index += 1
                 return .object(object)
             }
+            object.reserveCapacity(4)
             while true {
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
@@ -124,12 +133,14 @@ public struct JSONParser {
         mutating func parseString() throws(Error) -> String {
             index += 1  // opening quote
             let start = index
+            var allBytes: UInt8 = 0  // every byte OR-ed: below 0x80 means ASCII, valid without a check
             // Fast path: no escapes.
             while index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
                     let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
                     index += 1
+                    if allBytes < 0x80 { return String(decoding: slice, as: UTF8.self) }
                     guard let text = String(validating: slice, as: UTF8.self) else {
                         throw error("a string is not valid UTF-8")
                     }
@@ -137,6 +148,7 @@ public struct JSONParser {
                 }
                 if byte == UInt8(ascii: "\\") { break }
                 if byte < 0x20 { throw error("a control character inside a string") }
+                allBytes |= byte
                 index += 1
             }
             var scalars: [UInt8] = Array(UnsafeBufferPointer(rebasing: bytes[start..<index]))

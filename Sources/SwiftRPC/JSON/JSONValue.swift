@@ -42,7 +42,12 @@ public struct JSONObject: Sendable, Equatable, Sequence {
     public init() {}
 
     public init(_ entries: [(String, JSONValue)]) {
+        self.entries.reserveCapacity(entries.count)
         for (key, value) in entries { self[key] = value }
+    }
+
+    public mutating func reserveCapacity(_ count: Int) {
+        entries.reserveCapacity(count)
     }
 
     public var count: Int { entries.count }

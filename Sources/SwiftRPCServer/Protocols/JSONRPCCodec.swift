@@ -8,7 +8,7 @@ enum JSONRPCCodec {
     static func respond(to body: ByteBuffer, dispatcher: Dispatcher, on eventLoop: any EventLoop) -> RPCReply {
         let document: JSONValue
         do {
-            document = try JSONParser.parse(Array(body.readableBytesView))
+            document = try body.parseJSON()
         } catch {
             return .now(answer(errorObject(code: -32700, message: "parse error: \(error)", id: .null)))
         }

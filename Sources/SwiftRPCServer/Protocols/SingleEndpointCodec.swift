@@ -10,7 +10,7 @@ enum SingleEndpointCodec {
         do throws(RPCError) {
             let document: JSONValue
             do {
-                document = try JSONParser.parse(Array(request.body.readableBytesView))
+                document = try request.body.parseJSON()
             } catch {
                 throw .badRequest("malformed JSON body: \(error)")
             }

@@ -130,7 +130,7 @@ final class TCPCallHandler: ChannelInboundHandler {
     private func handle(_ frame: ByteBuffer, sequence: Int, context: ChannelHandlerContext) {
         let request: TCPRequest
         do {
-            request = try TCPRequest.decode(Array(frame.readableBytesView))
+            request = try TCPRequest.decode(frame)
         } catch {
             answer(sequence, TCPAnswer.error(error.error, name: error.name, id: error.id), context: context)
             return
@@ -160,7 +160,7 @@ final class TCPCallHandler: ChannelInboundHandler {
 
     /// The first frame when authentication is on: `{"in": "auth", "params": {"token": "..."}}`.
     private func authenticate(_ frame: ByteBuffer, sequence: Int, context: ChannelHandlerContext) {
-        let request = try? TCPRequest.decode(Array(frame.readableBytesView))
+        let request = try? TCPRequest.decode(frame)
         guard let request, request.name == "auth", case .string(let token)? = request.params["token"] else {
             fail(sequence, RPCError(.unauthorized, "authenticate first: {\"in\": \"auth\", \"params\": {\"token\": \"...\"}}"), context: context)
             return

@@ -1,3 +1,4 @@
+import NIOCore
 import SwiftRPC
 
 /// One request frame of SPEC §9: `{"in": "add", "params": [1, 2]}`, or `{"in", "args", "kwargs"}`,
@@ -16,10 +17,12 @@ struct TCPRequest: Sendable {
         var id: JSONValue?
     }
 
-    static func decode(_ bytes: [UInt8]) throws(Failure) -> TCPRequest {
+    private static let frameKeys = ["in", "id", "params", "wait"]
+
+    static func decode(_ frame: ByteBuffer) throws(Failure) -> TCPRequest {
         let document: JSONValue
         do {
-            document = try JSONParser.parse(bytes)
+            document = try frame.parseJSON()
         } catch {
             throw Failure(error: .badRequest("malformed JSON: \(error)"))
         }
@@ -36,7 +39,7 @@ struct TCPRequest: Sendable {
         guard let name else { throw failure("\"in\" must be the name of the function to call") }
         let params = fields["params"]
         let wait = fields["wait"]
-        for key in ["in", "id", "params", "wait"] { fields[key] = nil }
+        for key in Self.frameKeys { fields[key] = nil }
         // What is left is read as an HTTP body is: `args`, `kwargs` and `options`, nothing else.
         var call: DecodedCall
         do {
