@@ -35,15 +35,35 @@ median_rps() { awk -F'\t' '$2=="median"{print $3}'; }
 # show: prints what a command printed and keeps it in $TMP/last (never reopens this script's stdout).
 show() { "$@" > "$TMP/last" 2>&1; cat "$TMP/last"; }
 ratio() { python3 -c "print(f'{float($1)/float($2):.2f}')"; }
-# cpu_ticks PATTERN: user+system CPU time (clock ticks) of every process whose command line matches.
-cpu_ticks() { local total=0 pid; for pid in $(pgrep -f "$1"); do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0))); done; echo "$total"; }
-# tcp_load NAME PATTERN PORT CONNECTIONS DEPTH: TCPLoad's req/s into NAME, and the server's CPU µs per request into NAME_CPU.
+# cpu_ticks PATTERN: user and system CPU time (clock ticks) of every process whose command line matches.
+cpu_ticks() {
+    local user=0 system=0 pid
+    for pid in $(pgrep -f "$1"); do
+        read -r u s < <(awk '{print $14, $15}' "/proc/$pid/stat" 2>/dev/null || echo 0 0)
+        user=$((user + u)); system=$((system + s))
+    done
+    echo "$user $system"
+}
+# tcp_load NAME PATTERN PORT CONNECTIONS DEPTH: TCPLoad's median req/s of $RUNS runs into NAME, after one
+# unmeasured run (a fresh Python server answers its first run markedly slower, so both servers get one);
+# the server's CPU µs per request into NAME_CPU and, of that, its kernel time into NAME_SYS.
 tcp_load() {
-    local before after; before=$(cpu_ticks "$2")
-    show "$BIN/TCPLoad" "$3" "$4" "$5" "$TCPSECS"; after=$(cpu_ticks "$2")
-    printf -v "$1" '%s' "$(awk -F'\t' '{print $4}' "$TMP/last" | head -1)"
-    local all; all=$(grep -o 'all_answers=[0-9]*' "$TMP/last" | cut -d= -f2)
-    printf -v "$1_CPU" '%s' "$(python3 -c "print(f'{($after-$before)*1e6/$(getconf CLK_TCK)/max($all,1):.1f}')")"
+    "$BIN/TCPLoad" "$3" "$4" "$5" 2 > /dev/null
+    local before after rates=() all=0 run
+    read -r -a before < <(cpu_ticks "$2")
+    for run in $(seq 1 "$RUNS"); do
+        "$BIN/TCPLoad" "$3" "$4" "$5" "$TCPSECS" > "$TMP/last"
+        rates+=("$(awk -F'\t' '{print $4}' "$TMP/last" | head -1)")
+        all=$((all + $(grep -o 'all_answers=[0-9]*' "$TMP/last" | cut -d= -f2)))
+    done
+    read -r -a after < <(cpu_ticks "$2")
+    local median cpu kernel tick_us
+    median=$(printf '%s\n' "${rates[@]}" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
+    tick_us=$(python3 -c "print(1e6/$(getconf CLK_TCK)/max($all,1))")
+    cpu=$(python3 -c "print(f'{(${after[0]}-${before[0]}+${after[1]}-${before[1]})*$tick_us:.1f}')")
+    kernel=$(python3 -c "print(f'{(${after[1]}-${before[1]})*$tick_us:.1f}')")
+    printf -v "$1" '%s' "$median"; printf -v "$1_CPU" '%s' "$cpu"; printf -v "$1_SYS" '%s' "$kernel"
+    echo "TCPLoad $4 connections x $5 on $1: ${rates[*]} req/s, median $median; server CPU $cpu µs/request, $kernel of it kernel"
 }
 
 echo "== building (release)"
@@ -104,11 +124,11 @@ printf 'HTTP native POST /add\t%s\t%s\t1.00\t\n' "$NATIVE" "$NATIVE"
 printf 'JSON-RPC single\t%s\t%s\t%s\t>= 0.9\n' "$JSONRPC" "$JSONRPC" "$(ratio "$JSONRPC" "$NATIVE")"
 printf 'JSON-RPC batch of 10\t%s\t%s\t%s (calls)\t\n' "$BATCH10" "$(python3 -c "print(int(float($BATCH10)*10))")" "$(ratio "$(python3 -c "print(float($BATCH10)*10)")" "$NATIVE")"
 printf 'XML-RPC /RPC2\t%s\t%s\t%s\t\n' "$XMLRPC" "$XMLRPC" "$(ratio "$XMLRPC" "$NATIVE")"
-printf 'TCP, 64 connections\t%s\t%s\t%s\t>= 1\t(server CPU %s µs/request)\n' "$TCP64" "$TCP64" "$(ratio "$TCP64" "$NATIVE")" "$TCP64_CPU"
-printf 'TCP, 64 connections x 16 pipelined\t%s\t%s\t%s\t>= 2\t(server CPU %s µs/request)\n' "$TCPPIPE" "$TCPPIPE" "$(ratio "$TCPPIPE" "$NATIVE")" "$TCPPIPE_CPU"
-printf 'seed 004 server, 1 process, 64 connections\t%s\t%s\t%s\t\t(server CPU %s µs/request)\n' "$SEED1" "$SEED1" "$(ratio "$SEED1" "$NATIVE")" "$SEED1_CPU"
-printf 'seed 004 server, 2 processes, 64 connections\t%s\t%s\t%s\t\t(server CPU %s µs/request)\n' "$SEED2" "$SEED2" "$(ratio "$SEED2" "$NATIVE")" "$SEED2_CPU"
-printf 'seed 004 server, 2 processes, 64 x 16 pipelined\t%s\t%s\t%s\t\t(server CPU %s µs/request)\n' "$SEED2PIPE" "$SEED2PIPE" "$(ratio "$SEED2PIPE" "$NATIVE")" "$SEED2PIPE_CPU"
+printf 'TCP, 64 connections\t%s\t%s\t%s\t>= 1\t(server CPU %s µs/request, %s of it kernel)\n' "$TCP64" "$TCP64" "$(ratio "$TCP64" "$NATIVE")" "$TCP64_CPU" "$TCP64_SYS"
+printf 'TCP, 64 connections x 16 pipelined\t%s\t%s\t%s\t>= 2\t(server CPU %s µs/request, %s of it kernel)\n' "$TCPPIPE" "$TCPPIPE" "$(ratio "$TCPPIPE" "$NATIVE")" "$TCPPIPE_CPU" "$TCPPIPE_SYS"
+printf 'seed 004 server, 1 process, 64 connections\t%s\t%s\t%s\t\t(server CPU %s µs/request, %s of it kernel)\n' "$SEED1" "$SEED1" "$(ratio "$SEED1" "$NATIVE")" "$SEED1_CPU" "$SEED1_SYS"
+printf 'seed 004 server, 2 processes, 64 connections\t%s\t%s\t%s\t\t(server CPU %s µs/request, %s of it kernel)\n' "$SEED2" "$SEED2" "$(ratio "$SEED2" "$NATIVE")" "$SEED2_CPU" "$SEED2_SYS"
+printf 'seed 004 server, 2 processes, 64 x 16 pipelined\t%s\t%s\t%s\t\t(server CPU %s µs/request, %s of it kernel)\n' "$SEED2PIPE" "$SEED2PIPE" "$(ratio "$SEED2PIPE" "$NATIVE")" "$SEED2PIPE_CPU" "$SEED2PIPE_SYS"
 echo "TCP / seed 004 with 2 processes, same load: $(ratio "$TCP64" "$SEED2") (64 connections), $(ratio "$TCPPIPE" "$SEED2PIPE") (pipelined)   (target >= 3)"
 echo "server CPU per request, seed 004 (2 processes) / swift-rpc TCP: $(ratio "$SEED2_CPU" "$TCP64_CPU") (64 connections), $(ratio "$SEED2PIPE_CPU" "$TCPPIPE_CPU") (pipelined)"
 echo; echo "== XML-RPC parser: SwiftRPC's own vs FoundationXML's XMLParser (Benchmarks/XMLBench)"

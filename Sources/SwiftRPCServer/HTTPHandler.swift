@@ -102,11 +102,12 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             buffer.writeBytes(response.body)
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         }
-        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         connectionEvents.answerWritten()
-        if !keepAlive {
-            let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
-            written.whenComplete { _ in loopBoundContext.value.close(promise: nil) }
+        guard !keepAlive else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)  // no future to allocate for the usual answer
+            return
         }
+        let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in loopBoundContext.value.close(promise: nil) }
     }
 }

@@ -219,12 +219,13 @@ final class TCPCallHandler: ChannelInboundHandler {
     private func write(_ json: [UInt8], sequence: Int, context: ChannelHandlerContext) {
         nextAnswer = sequence + 1
         guard context.channel.isActive else { return }
-        let written = context.write(wrapOutboundOut(framing.frame(json, allocator: context.channel.allocator)))
-        if sequence == closeAfterAnswer {
-            context.flush()
-            let channel = context.channel
-            written.whenComplete { _ in channel.close(promise: nil) }
+        let frame = wrapOutboundOut(framing.frame(json, allocator: context.channel.allocator))
+        guard sequence == closeAfterAnswer else {
+            context.write(frame, promise: nil)  // no future to allocate for the usual answer
+            return
         }
+        let channel = context.channel
+        context.writeAndFlush(frame).whenComplete { _ in channel.close(promise: nil) }
     }
 
     /// Reads while few answers are owed and the client takes what is written.
