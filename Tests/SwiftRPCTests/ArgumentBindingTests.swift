@@ -34,6 +34,20 @@ import Testing
         expectInvalid([.json(1), .json(2)], [("a", .json(3))], says: "multiple values for argument 'a'")
     }
 
+    @Test func aKeywordGivenTwiceIsRefused() {
+        // Form fields and query strings can repeat a name.
+        expectInvalid([.json(1)], [("b", .json(2)), ("b", .json(3))], says: "multiple values for argument 'b'")
+    }
+
+    @Test func whatAJobStoresIsWhatWasGivenWithoutDefaults() throws {
+        let args = try bind([.json(1)], [("flag", .json(true)), ("b", .text("2.5"))])
+        #expect(args.positional == [1])
+        // Keywords keep the order they were given in, converted to their declared types.
+        #expect(args.keywords.keys == ["flag", "b"])
+        #expect(args.keywords["b"] == 2.5)
+        #expect(args.values == ["a": 1, "b": 2.5, "name": "x", "flag": true])
+    }
+
     @Test func types() {
         expectInvalid([.json(1.0), .json(2)], says: "must be int")
         expectInvalid([.json("1"), .json(2)], says: "must be int")

@@ -49,6 +49,13 @@ import Testing
 
     @Test func invalidUTF8IsRefused() {
         #expect(throws: JSONParser.Error.self) { try JSONParser.parse([0x22, 0xFF, 0xFE, 0x22]) }
+        // After an ASCII start, and in a string with an escape (the parser's two paths).
+        #expect(throws: JSONParser.Error.self) { try JSONParser.parse([0x22, 0x61, 0x62, 0xC3, 0x22]) }
+        #expect(throws: JSONParser.Error.self) { try JSONParser.parse([0x22, 0x5C, 0x6E, 0xC3, 0x28, 0x22]) }
+    }
+
+    @Test func textIsDecodedWhetherASCIIOrNot() throws {
+        #expect(try JSONParser.parse(#"["plain", "caf\u00e9", "café", "😀", "a\"b"]"#) == ["plain", "café", "café", "😀", "a\"b"])
     }
 
     @Test func deepNestingIsRefusedNotACrash() {
