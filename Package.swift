@@ -254,9 +254,10 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "swift-rpc", "swift-rpc-worker", "FaultWorker", "FuzzRequestDecoder", "SwiftRPCWorker", "SwiftRPCRedis", "SwiftRPCServer",
-                "SwiftRPCClient", "TestSupport",
+                "SwiftRPCClient", "SwiftRPCApp", "TestSupport",
                 "ProcessSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -166,6 +166,14 @@ DRAIN=$(python3 -c "print(int($DRAIN_JOBS/($END-$START)))")
 FINISHED=$(redis-cli -p "$REDIS_PORT" eval "local n=0 for _,k in ipairs(redis.call('keys','swiftrpc:job:*')) do if redis.call('hget',k,'status')=='finished' then n=n+1 end end return n" 0)
 echo "drain: $DRAIN jobs/s ($FINISHED/$DRAIN_JOBS finished)   (target >= 20000)"
 redis-cli -p "$REDIS_PORT" flushall >/dev/null
+# The same drain as users run it: the default log level writes two lines per job.
+"$BIN/QueueBench" fill "$REDIS_URL" "$DRAIN_JOBS"
+START=$(date +%s.%N)
+"$BIN/swift-rpc-worker" --redis "$REDIS_URL" --concurrency 64 --burst 2>"$TMP/drain-info.log"
+END=$(date +%s.%N)
+DRAIN_INFO=$(python3 -c "print(int($DRAIN_JOBS/($END-$START)))")
+echo "drain at the default log level (info): $DRAIN_INFO jobs/s, $(wc -l < "$TMP/drain-info.log") log lines; / drain at warning: $(ratio "$DRAIN_INFO" "$DRAIN")"
+redis-cli -p "$REDIS_PORT" flushall >/dev/null
 if [ $HAVE_PEERS = 1 ]; then
     RQ_PORT=$(free_port); start_redis "$RQ_PORT" "$TMP/rq-redis"
     (cd "$TMP" && show "$PY" "$PEERS/rq_bench.py" --url "redis://127.0.0.1:$RQ_PORT/0" --worker-logfile "$TMP/rq.log" drain --worker simple --n 3000 --runs 1 --worker-log quiet)

@@ -16,44 +16,44 @@ extension FunctionRegistry {
     @inlinable public mutating func register<each P: ParameterValue, Result: Encodable & Sendable>(
         _ name: String, _ parameters: repeat Param<each P>, body: @escaping @Sendable (repeat each P) throws -> Result
     ) {
-        let decode = Self.decoder(name, repeat each parameters)
+        let typed = (repeat each parameters)
         add(
             RegisteredFunction(
                 name: name, parameters: Self.declarations(repeat each parameters), timeout: nil,
-                body: .sync { arguments in try ResultEncoding.json(body(repeat each decode(arguments))) }))
+                body: .sync { arguments in try ResultEncoding.json(body(repeat try (each typed).value(in: arguments, function: name))) }))
     }
 
     @inlinable public mutating func registerAsync<each P: ParameterValue, Result: Encodable & Sendable>(
         _ name: String, _ parameters: repeat Param<each P>, timeout: Duration? = nil,
         body: @escaping @Sendable (repeat each P) async throws -> Result
     ) {
-        let decode = Self.decoder(name, repeat each parameters)
+        let typed = (repeat each parameters)
         add(
             RegisteredFunction(
                 name: name, parameters: Self.declarations(repeat each parameters), timeout: timeout,
-                body: .async { arguments in try ResultEncoding.json(await body(repeat each decode(arguments))) }))
+                body: .async { arguments in try ResultEncoding.json(await body(repeat try (each typed).value(in: arguments, function: name))) }))
     }
 
     @inlinable public mutating func registerPool<each P: ParameterValue, Result: Encodable & Sendable>(
         _ name: String, _ parameters: repeat Param<each P>, timeout: Duration? = nil,
         body: @escaping @Sendable (repeat each P) throws -> Result
     ) {
-        let decode = Self.decoder(name, repeat each parameters)
+        let typed = (repeat each parameters)
         add(
             RegisteredFunction(
                 name: name, parameters: Self.declarations(repeat each parameters), timeout: timeout,
-                body: .pool { arguments in try ResultEncoding.json(body(repeat each decode(arguments))) }))
+                body: .pool { arguments in try ResultEncoding.json(body(repeat try (each typed).value(in: arguments, function: name))) }))
     }
 
     @inlinable public mutating func registerMQ<each P: ParameterValue, Result: Encodable & Sendable>(
         _ name: String, _ parameters: repeat Param<each P>, options: MQOptions = MQOptions(),
         body: @escaping @Sendable (repeat each P) async throws -> Result
     ) {
-        let decode = Self.decoder(name, repeat each parameters)
+        let typed = (repeat each parameters)
         add(
             RegisteredFunction(
                 name: name, parameters: Self.declarations(repeat each parameters), timeout: nil,
-                body: .mq(.async { arguments in try ResultEncoding.json(await body(repeat each decode(arguments))) }, options)))
+                body: .mq(.async { arguments in try ResultEncoding.json(await body(repeat try (each typed).value(in: arguments, function: name))) }, options)))
     }
 
     /// An MQ function that takes its job's context first: `{ (context: JobContext, x: Int) in … }`.
@@ -64,14 +64,14 @@ extension FunctionRegistry {
         _ name: String, _ parameters: repeat Param<each P>, options: MQOptions = MQOptions(),
         body: @escaping @Sendable (JobContext, repeat each P) async throws -> Result
     ) {
-        let decode = Self.decoder(name, repeat each parameters)
+        let typed = (repeat each parameters)
         add(
             RegisteredFunction(
                 name: name, parameters: Self.declarations(repeat each parameters), timeout: nil,
                 body: .mq(
                     .async { arguments in
                         guard let context = JobContext.current else { throw FunctionError("\(name) runs only in a worker (no job context)") }
-                        return try ResultEncoding.json(await body(context, repeat each decode(arguments)))
+                        return try ResultEncoding.json(await body(context, repeat try (each typed).value(in: arguments, function: name)))
                     }, options)))
     }
 
@@ -79,24 +79,16 @@ extension FunctionRegistry {
         _ name: String, _ parameters: repeat Param<each P>, options: MQOptions = MQOptions(),
         body: @escaping @Sendable (repeat each P) throws -> Result
     ) {
-        let decode = Self.decoder(name, repeat each parameters)
+        let typed = (repeat each parameters)
         add(
             RegisteredFunction(
                 name: name, parameters: Self.declarations(repeat each parameters), timeout: nil,
-                body: .mq(.blocking { arguments in try ResultEncoding.json(body(repeat each decode(arguments))) }, options)))
+                body: .mq(.blocking { arguments in try ResultEncoding.json(body(repeat try (each typed).value(in: arguments, function: name))) }, options)))
     }
 
     @inlinable static func declarations<each P: ParameterValue>(_ parameters: repeat Param<each P>) -> [Parameter] {
         var declared: [Parameter] = []
         repeat declared.append((each parameters).parameter)
         return declared
-    }
-
-    /// Turns bound arguments into the typed values, one per parameter, in order.
-    @inlinable static func decoder<each P: ParameterValue>(
-        _ function: String, _ parameters: repeat Param<each P>
-    ) -> @Sendable (Arguments) throws -> (repeat each P) {
-        let typed = (repeat each parameters)
-        return { arguments in (repeat try (each typed).value(in: arguments, function: function)) }
     }
 }

@@ -88,7 +88,7 @@ func validatePort(_ port: Int, flag: String = "--port") throws {
 }
 
 func makeLogger(label: String, level: String?) -> Logger {
-    LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+    LoggingSystem.bootstrap { LineLogHandler.standardError(label: $0) }
     var logger = Logger(label: label)
     logger.logLevel = level.flatMap(Logger.Level.init(rawValue:)) ?? ProcessInfo.processInfo.environment["SWIFTRPC_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
     return logger

@@ -45,7 +45,7 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        LoggingSystem.bootstrap { LineLogHandler.standardError(label: $0) }
         var logger = Logger(label: "\(SwiftRPCApp.name).worker")
         let environment = ProcessInfo.processInfo.environment
         logger.logLevel = (logLevel ?? environment["SWIFTRPC_LOG_LEVEL"]).flatMap(Logger.Level.init(rawValue:)) ?? .info

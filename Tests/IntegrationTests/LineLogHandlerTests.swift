@@ -1,0 +1,53 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import SwiftRPCApp
+import Testing
+
+/// The log lines of `swift-rpc` and `swift-rpc-worker`, read back through a pipe.
+@Suite struct LineLogHandlerTests {
+    func lines(_ body: (inout Logger) -> Void) -> [String] {
+        var descriptors: [Int32] = [0, 0]
+        guard pipe(&descriptors) == 0 else {
+            Issue.record("pipe() failed")
+            return []
+        }
+        var logger = Logger(label: "swift-rpc.worker") { LineLogHandler(label: $0, fileDescriptor: descriptors[1], metadataProvider: nil) }
+        body(&logger)
+        close(descriptors[1])
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while case let count = read(descriptors[0], &chunk, chunk.count), count > 0 { bytes += chunk[..<count] }
+        close(descriptors[0])
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    @Test func aLineHasStreamLogHandlersShapeWithSortedMetadata() throws {
+        let written = lines { logger in
+            logger[metadataKey: "job"] = "j1"
+            logger[metadataKey: "func"] = "add"
+            logger.info("job finished", metadata: ["duration": "1.5 ms"])
+        }
+        #expect(written.count == 1)
+        let line = try #require(written.first)
+        let shape = #/^(\d{4})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+0000 info swift-rpc.worker: duration=1.5 ms func=add job=j1 \[IntegrationTests\] job finished$/#
+        let match = try #require(line.wholeMatch(of: shape), "\(line)")
+        var now = time(nil)
+        var parts = tm()
+        gmtime_r(&now, &parts)
+        #expect(Int(match.1) == Int(parts.tm_year) + 1900)
+    }
+
+    @Test func aLinesOwnMetadataOverridesTheLoggers() {
+        let written = lines { logger in
+            logger[metadataKey: "job"] = "j1"
+            logger.warning("moved", metadata: ["job": "j2"])
+            logger.debug("not written at the default level")
+            logger.info("plain")
+        }
+        #expect(written.count == 2)
+        #expect(written.first?.hasSuffix(" warning swift-rpc.worker: job=j2 [IntegrationTests] moved") == true, "\(written)")
+        #expect(written.last?.hasSuffix(" info swift-rpc.worker: job=j1 [IntegrationTests] plain") == true, "\(written)")
+    }
+}
