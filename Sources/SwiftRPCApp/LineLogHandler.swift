@@ -4,14 +4,15 @@ import Glibc
 import Darwin
 #endif
 import Logging
+import Synchronization
 
 /// The log line of swift-log's `StreamLogHandler`, made for a worker that writes two lines per
 /// job: `2026-12-03T22:47:22+0000 info swift-rpc.worker: func=add job=j1 [SwiftRPCWorker] job finished`.
 ///
 /// The time is UTC, formatted by hand (`StreamLogHandler` calls `localtime` and `strftime` for
 /// every line, and merges metadata dictionaries); and each line is one `write(2)` straight to
-/// the descriptor, with no stdio lock or buffer, so nothing is held back when a process traps
-/// (a worker's last line before a crash is the one that matters).
+/// the descriptor, with no stdio buffer, so nothing is held back when a process traps (a
+/// worker's last line before a crash is the one that matters).
 public struct LineLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadataProvider: Logger.MetadataProvider?
@@ -19,6 +20,9 @@ public struct LineLogHandler: LogHandler {
 
     private let label: String
     private let fileDescriptor: Int32
+    /// Held for each line's writes, so lines from many tasks never interleave (a long line, or
+    /// a short write, takes more than one `write(2)`).
+    private static let writing = Mutex(())
 
     public init(label: String, fileDescriptor: Int32 = 2, metadataProvider: Logger.MetadataProvider? = LoggingSystem.metadataProvider) {
         self.label = label
@@ -106,16 +110,18 @@ public struct LineLogHandler: LogHandler {
     /// The whole line, retrying a short or interrupted write; a descriptor that fails otherwise
     /// (a closed pipe) drops the line, as stdio would.
     private func emit(_ line: [UInt8]) {
-        line.withUnsafeBytes { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = write(fileDescriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                if written > 0 {
-                    offset += written
-                } else if written < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return
+        Self.writing.withLock { _ in
+            line.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let written = write(fileDescriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                    if written > 0 {
+                        offset += written
+                    } else if written < 0 && errno == EINTR {
+                        continue
+                    } else {
+                        return
+                    }
                 }
             }
         }

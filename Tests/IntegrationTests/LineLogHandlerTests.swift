@@ -1,25 +1,35 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
 import Logging
 import SwiftRPCApp
 import Testing
 
 /// The log lines of `swift-rpc` and `swift-rpc-worker`, read back through a pipe.
 @Suite struct LineLogHandlerTests {
+    /// What `body` logged, read from a pipe by another thread while it writes (so a full pipe
+    /// never blocks the writers).
     func lines(_ body: (inout Logger) -> Void) -> [String] {
         var descriptors: [Int32] = [0, 0]
         guard pipe(&descriptors) == 0 else {
             Issue.record("pipe() failed")
             return []
         }
+        let readEnd = descriptors[0]
+        let reader = DispatchQueue(label: "log reader")
+        nonisolated(unsafe) var bytes: [UInt8] = []
+        let done = DispatchSemaphore(value: 0)
+        reader.async {
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while case let count = read(readEnd, &chunk, chunk.count), count > 0 { bytes += chunk[..<count] }
+            done.signal()
+        }
         var logger = Logger(label: "swift-rpc.worker") { LineLogHandler(label: $0, fileDescriptor: descriptors[1], metadataProvider: nil) }
         body(&logger)
         close(descriptors[1])
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while case let count = read(descriptors[0], &chunk, chunk.count), count > 0 { bytes += chunk[..<count] }
-        close(descriptors[0])
+        done.wait()
+        close(readEnd)
         return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
     }
 
@@ -49,5 +59,21 @@ import Testing
         #expect(written.count == 2)
         #expect(written.first?.hasSuffix(" warning swift-rpc.worker: job=j2 [IntegrationTests] moved") == true, "\(written)")
         #expect(written.last?.hasSuffix(" info swift-rpc.worker: job=j1 [IntegrationTests] plain") == true, "\(written)")
+    }
+
+    @Test func linesFromManyThreadsNeverInterleaveEvenPastAPipesAtomicSize() {
+        let written = lines { logger in
+            let shared = logger
+            // 8 threads × 25 lines of 10,000 bytes: more than PIPE_BUF (4,096) per line.
+            DispatchQueue.concurrentPerform(iterations: 8) { thread in
+                for _ in 0..<25 { shared.info("\(thread):\(String(repeating: Character(String(thread)), count: 10_000))") }
+            }
+        }
+        #expect(written.count == 200)
+        for line in written {
+            let message = line.split(separator: "] ", maxSplits: 1).last ?? ""
+            let thread = message.prefix(while: { $0 != ":" })
+            #expect(message == "\(thread):\(String(repeating: String(thread), count: 10_000))", "a line of \(line.utf8.count) bytes is mixed")
+        }
     }
 }
