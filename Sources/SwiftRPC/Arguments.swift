@@ -90,6 +90,7 @@ public struct Arguments: Sendable {
         for (parameter, value) in zip(parameters, positional) {
             values.append(try check(value, for: parameter, function: function))
         }
+        // keywordSlots[k] is the parameter that keywords[k] gives.
         var keywordSlots: [Int] = []
         for (name, _) in keywords {
             guard let index = parameters.firstIndex(where: { $0.name == name }) else {
@@ -100,9 +101,9 @@ public struct Arguments: Sendable {
             }
             keywordSlots.append(index)
         }
-        for parameter in parameters[positional.count...] {
-            if let keyword = keywords.first(where: { $0.0 == parameter.name }) {
-                values.append(try check(keyword.1, for: parameter, function: function))
+        for (index, parameter) in zip(parameters.indices, parameters).dropFirst(positional.count) {
+            if let keyword = keywordSlots.firstIndex(of: index) {
+                values.append(try check(keywords[keyword].1, for: parameter, function: function))
             } else if let defaultValue = parameter.defaultValue {
                 values.append(defaultValue)
             } else {

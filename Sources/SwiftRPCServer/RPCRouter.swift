@@ -29,18 +29,19 @@ public struct RPCRequest: Sendable {
     func decodeCall() throws(RPCError) -> DecodedCall {
         let contentType = headers.first(name: "content-type")
         let query = query.map(String.init)
-        let decoded = body.withUnsafeReadableBytes { bytes in
-            Result { () throws(RPCError) in try CallDecoder.decode(contentType: contentType, body: bytes, query: query) }
-        }
-        return try decoded.get()
+        return try body.withReadableBytes { (bytes) throws(RPCError) in try CallDecoder.decode(contentType: contentType, body: bytes, query: query) }
     }
 }
 
 extension ByteBuffer {
     /// The readable bytes parsed as JSON where they lie, without copying them out.
     func parseJSON() throws(JSONParser.Error) -> JSONValue {
-        let parsed = withUnsafeReadableBytes { bytes in Result { () throws(JSONParser.Error) in try JSONParser.parse(bytes) } }
-        return try parsed.get()
+        try withReadableBytes { (bytes) throws(JSONParser.Error) in try JSONParser.parse(bytes) }
+    }
+
+    /// `withUnsafeReadableBytes`, keeping the body's typed error (NIO's version only rethrows `any Error`).
+    func withReadableBytes<T, Failure: Error>(_ body: (UnsafeRawBufferPointer) throws(Failure) -> T) throws(Failure) -> T {
+        try withUnsafeReadableBytes { bytes in Result { () throws(Failure) in try body(bytes) } }.get()
     }
 }
 
