@@ -52,10 +52,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Wire types, JSON, registrations and argument binding: no I/O; swift-log for job contexts.
+        // Wire types, JSON, registrations and argument binding: no I/O; swift-log for job contexts,
+        // NIOCore for the job store's event-loop futures.
         .target(
             name: "SwiftRPC",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         // The SPEC §4 Redis layout: job queue and result store over the Redis client.

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Where and how to connect: parsed from `redis://[[user]:password@]host[:port][/db]`.
 public struct RedisConfiguration: Sendable, Equatable {
     public var host: String
@@ -9,7 +11,8 @@ public struct RedisConfiguration: Sendable, Equatable {
     public var connectTimeout: Duration
     /// How long a command may wait for its reply before the connection is closed.
     public var commandTimeout: Duration
-    /// How many multiplexed connections the client keeps.
+    /// How many multiplexed connections the client keeps. The default, one per core, gives each
+    /// event loop of NIO's shared group (`MultiThreadedEventLoopGroup.singleton`) its own.
     public var connections: Int
 
     /// Where SwiftRPC looks for Redis when nothing names one.
@@ -17,7 +20,7 @@ public struct RedisConfiguration: Sendable, Equatable {
 
     public init(
         host: String = "127.0.0.1", port: Int = 6379, username: String? = nil, password: String? = nil, database: Int = 0,
-        connectTimeout: Duration = .seconds(2), commandTimeout: Duration = .seconds(3), connections: Int = 2
+        connectTimeout: Duration = .seconds(2), commandTimeout: Duration = .seconds(3), connections: Int = System.coreCount
     ) {
         self.host = host
         self.port = port

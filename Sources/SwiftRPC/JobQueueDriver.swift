@@ -1,3 +1,5 @@
+import NIOCore
+
 /// The life of a job (SPEC §3).
 public enum JobStatus: String, Sendable, CaseIterable {
     case queued, scheduled, started, retrying, finished, failed
@@ -90,13 +92,16 @@ public struct QueueStats: Sendable, Equatable {
 
 /// What the front needs from the job store behind MQ functions. `RedisJobQueue` is the
 /// production implementation.
+///
+/// The two calls on every MQ request, enqueue and a job's read, take the event loop of the
+/// request and complete on it: an implementation can answer without a hop to another thread.
 public protocol JobQueueDriver: Sendable {
     /// Succeeds when the store answers (health checks).
     func ping() async throws
     /// Stores the job and queues (or schedules) it, atomically; an existing id is returned as it is.
-    func enqueue(_ request: EnqueueRequest) async throws -> EnqueueResult
+    func enqueue(_ request: EnqueueRequest, on eventLoop: any EventLoop) -> EventLoopFuture<EnqueueResult>
     /// The job, or `nil` when no job has that id.
-    func job(id: String) async throws -> JobRecord?
+    func job(id: String, on eventLoop: any EventLoop) -> EventLoopFuture<JobRecord?>
     /// The job once it is finished or failed, or as it is when `timeout` runs out; `nil` if unknown.
     /// Waits for a completion notice; never polls.
     func waitForJob(id: String, timeout: Duration) async throws -> JobRecord?

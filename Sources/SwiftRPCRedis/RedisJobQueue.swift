@@ -31,24 +31,37 @@ public final class RedisJobQueue: JobQueueDriver, Service {
     }
 
     public func enqueue(_ request: EnqueueRequest) async throws -> EnqueueResult {
+        try await enqueue(request, on: redis.eventLoopGroup.any()).get()
+    }
+
+    public func enqueue(_ request: EnqueueRequest, on eventLoop: any EventLoop) -> EventLoopFuture<EnqueueResult> {
         let now = Timestamp.now()
         let due = request.delay.flatMap { $0 > 0 ? String(now + $0) : nil } ?? ""
-        let reply = try await redis.run(
+        return redis.run(
             JobScripts.enqueue,
             keys: [keys.job(request.id), keys.queue(request.queue), keys.queues, keys.scheduled],
             arguments: [
                 request.id, request.function, request.queue, JSONValue.array(request.positional).jsonText,
                 JSONValue.object(request.keywords).jsonText, String(request.maxAttempts), Timestamp.iso8601(now), due,
-            ])
-        guard let parts = reply.array, parts.count == 3, let created = parts[0].int else {
-            throw RedisClientError(.unexpectedReply, "the enqueue script answered \(reply)")
+            ],
+            on: eventLoop
+        ).flatMapThrowing { reply in
+            guard let parts = reply.array, parts.count == 3, let created = parts[0].int else {
+                throw RedisClientError(.unexpectedReply, "the enqueue script answered \(reply)")
+            }
+            return EnqueueResult(id: request.id, status: parts[1].string ?? "", queue: parts[2].string ?? "", created: created == 1)
         }
-        return EnqueueResult(id: request.id, status: parts[1].string ?? "", queue: parts[2].string ?? "", created: created == 1)
     }
 
     public func job(id: String) async throws -> JobRecord? {
-        let fields = try await redis.hgetall(keys.job(id))
-        return fields.isEmpty ? nil : JobRecord(fields: fields)
+        try await job(id: id, on: redis.eventLoopGroup.any()).get()
+    }
+
+    public func job(id: String, on eventLoop: any EventLoop) -> EventLoopFuture<JobRecord?> {
+        redis.submit([["HGETALL", keys.job(id)]], on: eventLoop).flatMapThrowing { replies in
+            guard let fields = replies[0].fields else { throw RedisClientError(.unexpectedReply, "HGETALL answered \(replies[0])") }
+            return fields.isEmpty ? nil : JobRecord(fields: fields)
+        }
     }
 
     public func waitForJob(id: String, timeout: Duration) async throws -> JobRecord? {

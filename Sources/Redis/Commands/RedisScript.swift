@@ -1,3 +1,4 @@
+import NIOCore
 import Synchronization
 
 /// A Lua script run with EVALSHA; loaded on first use, and again after Redis restarts
@@ -8,28 +9,48 @@ public final class RedisScript: Sendable {
 
     public init(_ source: String) { self.source = source }
 
-    func loadedSHA(_ client: RedisClient, reload: Bool) async throws(RedisClientError) -> String {
-        if !reload, let known = sha.withLock({ $0 }) { return known }
-        let reply = try await client.send(["SCRIPT", "LOAD", source])
-        guard let loaded = reply.string else { throw RedisClientError(.unexpectedReply, "SCRIPT LOAD answered \(reply)") }
-        sha.withLock { $0 = loaded }
-        return loaded
-    }
+    /// The script's SHA once loaded; `nil` before its first use.
+    var knownSHA: String? { sha.withLock { $0 } }
+
+    func remember(_ loaded: String) { sha.withLock { $0 = loaded } }
 }
 
 extension RedisClient {
     /// Runs `script` atomically on the server; an error reply is thrown as `.serverError`.
     @discardableResult
     public func run(_ script: RedisScript, keys: [String], arguments: [String]) async throws(RedisClientError) -> RESPValue {
-        for reload in [false, true] {
-            let sha = try await script.loadedSHA(self, reload: reload)
-            let reply = try await pipeline([["EVALSHA", sha, String(keys.count)] + keys + arguments])[0]
-            if case .error(let message) = reply {
-                if message.hasPrefix("NOSCRIPT") { continue }
-                throw RedisClientError(.serverError, message)
-            }
-            return reply
+        do {
+            return try await run(script, keys: keys, arguments: arguments, on: eventLoopGroup.any()).get()
+        } catch {
+            throw error as? RedisClientError ?? RedisClientError(.serverError, "\(error)")
         }
-        throw RedisClientError(.serverError, "Redis keeps forgetting a script (NOSCRIPT after SCRIPT LOAD)")
+    }
+
+    /// `run` for callers on an event loop: the reply as a future on `eventLoop`. EVALSHA first;
+    /// the script is loaded on first use, and again when Redis has forgotten it (NOSCRIPT after
+    /// a restart empties its script cache).
+    public func run(_ script: RedisScript, keys: [String], arguments: [String], on eventLoop: any EventLoop) -> EventLoopFuture<RESPValue> {
+        @Sendable func evalsha(_ sha: String, reloadOnNoScript: Bool) -> EventLoopFuture<RESPValue> {
+            submit([["EVALSHA", sha, String(keys.count)] + keys + arguments], on: eventLoop).flatMap { replies in
+                switch replies[0] {
+                case .error(let message) where message.hasPrefix("NOSCRIPT") && reloadOnNoScript:
+                    return loadAndRun()
+                case .error(let message):
+                    return eventLoop.makeFailedFuture(RedisClientError(.serverError, message))
+                case let reply:
+                    return eventLoop.makeSucceededFuture(reply)
+                }
+            }
+        }
+        @Sendable func loadAndRun() -> EventLoopFuture<RESPValue> {
+            submit([["SCRIPT", "LOAD", script.source]], on: eventLoop).flatMap { replies in
+                guard let loaded = replies[0].string else {
+                    return eventLoop.makeFailedFuture(RedisClientError(.unexpectedReply, "SCRIPT LOAD answered \(replies[0])"))
+                }
+                script.remember(loaded)
+                return evalsha(loaded, reloadOnNoScript: false)
+            }
+        }
+        return script.knownSHA.map { evalsha($0, reloadOnNoScript: true) } ?? loadAndRun()
     }
 }

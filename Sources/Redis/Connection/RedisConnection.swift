@@ -65,22 +65,35 @@ public final class RedisConnection: Sendable {
     /// Sends the commands as one batch and returns their replies in order; error replies are
     /// returned as `.error`, not thrown, so a caller sees each command's outcome.
     public func pipeline(_ commands: [[String]], extraTimeout: Duration = .zero) async throws(RedisClientError) -> [RESPValue] {
-        guard !commands.isEmpty else { return [] }  // no reply would ever complete an empty batch
-        let promise = channel.eventLoop.makePromise(of: [RESPValue].self)
-        // A write that fails before the handler holds the request (the channel closed on the
-        // way) must fail the request too, or its caller would wait forever.
-        let written = channel.eventLoop.makePromise(of: Void.self)
-        written.futureResult.whenFailure { error in
-            promise.fail(RedisClientError(.connectionClosed, "cannot write to Redis: \(error)"))
-        }
-        channel.writeAndFlush(RedisRequest(commands: commands, promise: promise, extraTimeout: TimeAmount(extraTimeout)), promise: written)
         do {
-            return try await promise.futureResult.get()
+            return try await submit(commands, extraTimeout: TimeAmount(extraTimeout)).get()
         } catch let error as RedisClientError {
             throw error
         } catch {
             throw RedisClientError(.connectionClosed, "the Redis connection failed: \(error)")
         }
+    }
+
+    /// `pipeline` for callers on an event loop: the replies as a future on this connection's
+    /// loop, failed only with `RedisClientError`. Called on that loop (the front's hot path),
+    /// the batch is written at once, with no hop to another thread.
+    public func submit(_ commands: [[String]], extraTimeout: TimeAmount = .zero) -> EventLoopFuture<[RESPValue]> {
+        guard !commands.isEmpty else { return channel.eventLoop.makeSucceededFuture([]) }  // no reply would complete an empty batch
+        let promise = channel.eventLoop.makePromise(of: [RESPValue].self)
+        let request = RedisRequest(commands: commands, promise: promise, extraTimeout: extraTimeout)
+        if channel.eventLoop.inEventLoop && channel.isActive {
+            // The handler is in the pipeline while the channel is active: it takes the request.
+            channel.writeAndFlush(request, promise: nil)
+        } else {
+            // A write that fails before the handler holds the request (the channel closed on
+            // the way) must fail the request too, or its caller would wait forever.
+            let written = channel.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenFailure { error in
+                promise.fail(RedisClientError(.connectionClosed, "cannot write to Redis: \(error)"))
+            }
+            channel.writeAndFlush(request, promise: written)
+        }
+        return promise.futureResult
     }
 
     public func close() async {

@@ -9,14 +9,18 @@ import Synchronization
 /// Design: hiredis is the RESP codec (format + reader) inside a SwiftNIO channel handler,
 /// not a blocking `redisContext`. No Swift concurrency or event-loop thread ever blocks, and
 /// concurrent callers' commands share one round trip (FINDINGS.md: 2-3x the throughput of
-/// blocking hiredis). Blocking commands (BLMOVE) take a dedicated connection so they never
+/// blocking hiredis). Each event loop has a connection of its own, so a caller on a loop (the
+/// front's handlers) writes and reads its replies without leaving its thread. Blocking commands (BLMOVE) take a dedicated connection so they never
 /// hold up the replies queued behind them.
 public final class RedisClient: Sendable {
     public let configuration: RedisConfiguration
     public let eventLoopGroup: any EventLoopGroup
     public let logger: Logger
     private let slots: Mutex<[Slot]>
-    private let slotCount: Int
+    /// The group's event loops, and the one each slot's connection lives on: slot `i` on loop
+    /// `i % loops.count`, so with at least as many connections as loops, each loop has its own.
+    private let loops: [any EventLoop]
+    private let slotLoops: [any EventLoop]
     private let nextSlot = Atomic<Int>(0)
     private let isShutdown = Atomic<Bool>(false)
 
@@ -30,8 +34,10 @@ public final class RedisClient: Sendable {
         self.configuration = configuration
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
-        self.slotCount = max(1, configuration.connections)
-        self.slots = Mutex(Array(repeating: Slot.idle, count: slotCount))
+        let loops = Array(eventLoopGroup.makeIterator())
+        self.loops = loops
+        self.slotLoops = (0..<max(1, configuration.connections)).map { loops[$0 % loops.count] }
+        self.slots = Mutex(Array(repeating: Slot.idle, count: slotLoops.count))
     }
 
     /// Sends one command; an error reply is thrown as `.serverError`.
@@ -44,7 +50,24 @@ public final class RedisClient: Sendable {
 
     /// Sends the commands in one batch on one connection; replies in order, error replies as `.error`.
     public func pipeline(_ commands: [[String]]) async throws(RedisClientError) -> [RESPValue] {
-        try await connection().pipeline(commands)
+        do {
+            return try await submit(commands, on: eventLoopGroup.any()).get()
+        } catch {
+            throw error as? RedisClientError ?? RedisClientError(.connectionClosed, "the Redis connection failed: \(error)")
+        }
+    }
+
+    /// `pipeline` for callers on an event loop: the replies as a future on `eventLoop`, failed
+    /// only with `RedisClientError`. It uses a connection on that same loop when there is one,
+    /// so a call from a channel handler never leaves its thread.
+    public func submit(_ commands: [[String]], on eventLoop: any EventLoop) -> EventLoopFuture<[RESPValue]> {
+        let replies: EventLoopFuture<[RESPValue]>
+        switch connection(near: eventLoop) {
+        case .success(let connection): replies = connection.submit(commands)
+        case .failure(let error): return eventLoop.makeFailedFuture(error)
+        case .pending(let connecting): replies = connecting.flatMap { $0.submit(commands) }
+        }
+        return replies.eventLoop === eventLoop ? replies : replies.hop(to: eventLoop)
     }
 
     /// A connection of its own for blocking commands; closed when `body` returns.
@@ -66,27 +89,37 @@ public final class RedisClient: Sendable {
     public func shutdown() async {
         isShutdown.store(true, ordering: .relaxed)
         let states = slots.withLock { states in
-            defer { states = Array(repeating: .idle, count: slotCount) }
+            defer { states = Array(repeating: .idle, count: states.count) }
             return states
         }
         for case .ready(let connection) in states { await connection.close() }
     }
 
-    private func connection() async throws(RedisClientError) -> RedisConnection {
-        guard !isShutdown.load(ordering: .relaxed) else { throw RedisClientError(.shutdown, "the Redis client is shut down") }
-        let index = nextSlot.wrappingAdd(1, ordering: .relaxed).oldValue % slotCount
-        let future: EventLoopFuture<RedisConnection> = slots.withLock { states in
+    private enum Lookup {
+        case success(RedisConnection)
+        case failure(RedisClientError)
+        case pending(EventLoopFuture<RedisConnection>)
+    }
+
+    /// A connection from the next slot on `eventLoop` (any slot when none is on it); a broken
+    /// or missing one is replaced, and callers meanwhile wait for the same new connection.
+    private func connection(near eventLoop: any EventLoop) -> Lookup {
+        guard !isShutdown.load(ordering: .relaxed) else { return .failure(RedisClientError(.shutdown, "the Redis client is shut down")) }
+        let turn = nextSlot.wrappingAdd(1, ordering: .relaxed).oldValue
+        let index = nearSlot(eventLoop, turn: turn) ?? turn % slotLoops.count
+        return slots.withLock { states in
             switch states[index] {
             case .ready(let connection) where connection.isActive:
-                return connection.channel.eventLoop.makeSucceededFuture(connection)
+                return .success(connection)
             case .connecting(let future):
-                return future
+                return .pending(future)
             case .idle, .ready:
-                let promise = eventLoopGroup.next().makePromise(of: RedisConnection.self)
+                let loop = slotLoops[index]
+                let promise = loop.makePromise(of: RedisConnection.self)
                 let configuration = configuration
                 let logger = logger
                 promise.completeWithTask {
-                    try await RedisConnection.connect(configuration, eventLoop: promise.futureResult.eventLoop, logger: logger)
+                    try await RedisConnection.connect(configuration, eventLoop: loop, logger: logger)
                 }
                 states[index] = .connecting(promise.futureResult)
                 promise.futureResult.whenComplete { result in
@@ -97,15 +130,15 @@ public final class RedisClient: Sendable {
                         }
                     }
                 }
-                return promise.futureResult
+                return .pending(promise.futureResult)  // fails with the connect's RedisClientError
             }
         }
-        do {
-            return try await future.get()
-        } catch let error as RedisClientError {
-            throw error
-        } catch {
-            throw RedisClientError(.connectionFailed, "cannot connect to Redis: \(error)")
-        }
+    }
+
+    /// The `turn`-th of the slots whose connection lives on `eventLoop`, if any does.
+    private func nearSlot(_ eventLoop: any EventLoop, turn: Int) -> Int? {
+        guard let first = loops.firstIndex(where: { $0 === eventLoop }), first < slotLoops.count else { return nil }
+        let onThisLoop = (slotLoops.count - first + loops.count - 1) / loops.count
+        return first + (turn % onThisLoop) * loops.count
     }
 }
