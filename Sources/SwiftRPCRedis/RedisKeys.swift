@@ -3,24 +3,30 @@ public struct RedisKeys: Sendable {
     /// The namespace prefix, `swiftrpc` by default.
     public let prefix: String
 
-    public init(prefix: String = "swiftrpc") { self.prefix = prefix }
+    public init(prefix: String = "swiftrpc") {
+        self.prefix = prefix
+        self.queues = "\(prefix):queues"
+        self.workers = "\(prefix):workers"
+        self.scheduled = "\(prefix):scheduled"
+        self.completions = "\(prefix):completions"
+    }
 
     /// List of queued job ids; producers LPUSH, workers take from the right (FIFO).
-    public func queue(_ name: String) -> String { "\(prefix):queue:\(name)" }
+    public func queue(_ name: String) -> String { prefix + ":queue:" + name }
     /// Hash of one job.
-    public func job(_ id: String) -> String { "\(prefix):job:\(id)" }
+    public func job(_ id: String) -> String { prefix + ":job:" + id }
     /// Set of known queue names.
-    public var queues: String { "\(prefix):queues" }
+    public let queues: String
     /// List of the ids a worker has taken and not finished.
     public func active(_ worker: String) -> String { "\(prefix):active:\(worker)" }
     /// Set of live worker ids.
-    public var workers: String { "\(prefix):workers" }
+    public let workers: String
     /// Hash of one worker; it expires when the worker stops sending heartbeats.
     public func worker(_ id: String) -> String { "\(prefix):worker:\(id)" }
     /// Sorted set of delayed jobs and jobs waiting out a retry backoff (score = due time, Unix seconds).
-    public var scheduled: String { "\(prefix):scheduled" }
+    public let scheduled: String
     /// List of the ids of jobs that failed for good.
     public func failed(_ queue: String) -> String { "\(prefix):failed:\(queue)" }
     /// Pub/sub channel: `"{id} finished"` or `"{id} failed"` when a job ends.
-    public var completions: String { "\(prefix):completions" }
+    public let completions: String
 }

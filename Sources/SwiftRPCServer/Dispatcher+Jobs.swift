@@ -26,10 +26,11 @@ extension Dispatcher {
         guard let wait = call.wait, wait > 0 else {
             // The usual MQ call stays on this event loop from request to answer.
             return .later(
-                jobs.enqueue(request, on: eventLoop).map { enqueued -> CallOutcome in
-                    .job(JobTicket(id: request.id, status: enqueued.status, queue: enqueued.queue))
-                }.recover { error in
-                    .failure(self.unavailable(error))
+                jobs.enqueue(request, on: eventLoop).mapResult { enqueued in
+                    switch enqueued {
+                    case .success(let enqueued): .job(JobTicket(id: request.id, status: enqueued.status, queue: enqueued.queue))
+                    case .failure(let error): .failure(self.unavailable(error))
+                    }
                 })
         }
         return .later(
@@ -81,11 +82,12 @@ extension Dispatcher {
                 jobs.job(id: id, on: eventLoop)
             }
         return .later(
-            record.map { record -> Result<JobRecord, RPCError> in
-                guard let record else { return .failure(RPCError(.unknownJob, "no job with id '\(id)'")) }
-                return .success(record)
-            }.recover { error in
-                .failure(self.unavailable(error))
+            record.mapResult { found -> Result<JobRecord, RPCError> in
+                switch found {
+                case .success(let record?): .success(record)
+                case .success(nil): .failure(RPCError(.unknownJob, "no job with id '\(id)'"))
+                case .failure(let error): .failure(self.unavailable(error))
+                }
             })
     }
 

@@ -194,7 +194,12 @@ public final class Dispatcher: Sendable {
 
     /// The function's value or error, with its timeout applied.
     private func outcome(of future: EventLoopFuture<JSONValue>, function: RegisteredFunction, on eventLoop: any EventLoop) -> EventLoopFuture<CallOutcome> {
-        let outcome = future.map { CallOutcome.value($0) }.recover { self.failure(of: function, $0) }
+        let outcome = future.mapResult { result in
+            switch result {
+            case .success(let value): CallOutcome.value(value)
+            case .failure(let error): self.failure(of: function, error)
+            }
+        }
         guard let timeout = function.timeout else { return outcome }
         return outcome.within(timeout, on: eventLoop) {
             .failure(RPCError(.timeout, "\(function.name) did not finish within \(timeout)"))

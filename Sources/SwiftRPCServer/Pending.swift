@@ -36,3 +36,13 @@ public enum Pending<Value: Sendable>: Sendable {
 
 /// An HTTP answer, now or later.
 public typealias RPCReply = Pending<RPCResponse>
+
+extension EventLoopFuture {
+    /// `map` and `recover` in one step, for the calls that await Redis, a task or the pool:
+    /// one new future and one callback instead of two of each.
+    func mapResult<NewValue: Sendable>(_ transform: @escaping @Sendable (Result<Value, any Error>) -> NewValue) -> EventLoopFuture<NewValue> {
+        let promise = eventLoop.makePromise(of: NewValue.self)
+        whenComplete { promise.succeed(transform($0)) }
+        return promise.futureResult
+    }
+}

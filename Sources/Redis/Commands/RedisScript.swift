@@ -31,7 +31,14 @@ extension RedisClient {
     /// a restart empties its script cache).
     public func run(_ script: RedisScript, keys: [String], arguments: [String], on eventLoop: any EventLoop) -> EventLoopFuture<RESPValue> {
         @Sendable func evalsha(_ sha: String, reloadOnNoScript: Bool) -> EventLoopFuture<RESPValue> {
-            submit([["EVALSHA", sha, String(keys.count)] + keys + arguments], on: eventLoop).flatMap { replies in
+            var command: [String] = []
+            command.reserveCapacity(3 + keys.count + arguments.count)
+            command.append("EVALSHA")
+            command.append(sha)
+            command.append(String(keys.count))
+            command += keys
+            command += arguments
+            return submit([command], on: eventLoop).flatMap { replies in
                 switch replies[0] {
                 case .error(let message) where message.hasPrefix("NOSCRIPT") && reloadOnNoScript:
                     return loadAndRun()

@@ -57,7 +57,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
-        var buffer = context.channel.allocator.buffer(capacity: 64 * request.commands.count)
+        var buffer = context.channel.allocator.buffer(capacity: request.commands.reduce(0) { $0 + RESPEncoder.size(of: $1) })
         for command in request.commands { RESPEncoder.encode(command, into: &buffer) }
         pending.append(
             Pending(

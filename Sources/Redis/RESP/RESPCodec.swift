@@ -1,31 +1,27 @@
 import CHiredis
 import NIOCore
 
-/// hiredis as the RESP codec: `redisFormatCommandArgv` encodes, a `redisReader` decodes.
-/// No hiredis I/O is used, so nothing here blocks.
+/// Commands go out as RESP arrays of bulk strings, written straight into the outbound buffer:
+/// hiredis's `redisFormatCommandArgv` would need the arguments flattened into C strings and
+/// returns its own malloc'd copy, three allocations and two copies per command for a format
+/// of two lines per argument. Replies are read by hiredis (`RESPDecoder`).
 enum RESPEncoder {
-    /// Appends one command (binary-safe: lengths are passed, not NUL-terminated strings).
+    /// At least the bytes `encode` writes for `arguments` (lengths taken as up to 10 digits).
+    static func size(of arguments: [String]) -> Int {
+        arguments.reduce(13) { $0 + 15 + $1.utf8.count }
+    }
+
+    /// Appends one command (binary-safe: every argument goes with its byte length).
     static func encode(_ arguments: [String], into buffer: inout ByteBuffer) {
-        var flat: [UInt8] = []
-        var offsets: [Int] = []
-        var lengths: [Int] = []
-        offsets.reserveCapacity(arguments.count)
-        lengths.reserveCapacity(arguments.count)
+        buffer.writeInteger(UInt8(ascii: "*"))
+        buffer.writeString(String(arguments.count))
+        buffer.writeStaticString("\r\n")
         for argument in arguments {
-            offsets.append(flat.count)
-            flat.append(contentsOf: argument.utf8)
-            lengths.append(flat.count - offsets[offsets.count - 1])
-        }
-        flat.append(0)  // never empty, so the base address exists
-        flat.withUnsafeBufferPointer { base in
-            let start = UnsafeRawPointer(base.baseAddress!).assumingMemoryBound(to: CChar.self)
-            var argv: [UnsafePointer<CChar>?] = offsets.map { start + $0 }
-            var target: UnsafeMutablePointer<CChar>? = nil
-            let length = redisFormatCommandArgv(&target, Int32(arguments.count), &argv, lengths)
-            if length > 0, let target {
-                buffer.writeBytes(UnsafeRawBufferPointer(start: target, count: Int(length)))
-            }
-            redisFreeCommand(target)
+            buffer.writeInteger(UInt8(ascii: "$"))
+            buffer.writeString(String(argument.utf8.count))
+            buffer.writeStaticString("\r\n")
+            buffer.writeString(argument)
+            buffer.writeStaticString("\r\n")
         }
     }
 }
