@@ -93,8 +93,8 @@ public struct QueueStats: Sendable, Equatable {
 /// What the front needs from the job store behind MQ functions. `RedisJobQueue` is the
 /// production implementation.
 ///
-/// The two calls on every MQ request, enqueue and a job's read, take the event loop of the
-/// request and complete on it: an implementation can answer without a hop to another thread.
+/// The calls of MQ requests (enqueue, a job's read, the waits of `?wait`) take the event loop
+/// of the request and complete on it: an implementation can answer without a hop to a task.
 public protocol JobQueueDriver: Sendable {
     /// Succeeds when the store answers (health checks).
     func ping() async throws
@@ -104,11 +104,11 @@ public protocol JobQueueDriver: Sendable {
     func job(id: String, on eventLoop: any EventLoop) -> EventLoopFuture<JobRecord?>
     /// The job once it is finished or failed, or as it is when `timeout` runs out; `nil` if unknown.
     /// Waits for a completion notice; never polls.
-    func waitForJob(id: String, timeout: Duration) async throws -> JobRecord?
+    func waitForJob(id: String, timeout: Duration, on eventLoop: any EventLoop) -> EventLoopFuture<JobRecord?>
     /// Enqueues, then waits up to `timeout` for the job to end: the job as it is then (`nil`
     /// only if it vanished). Registers for the completion notice before enqueueing, so a job
     /// that ends at once is not missed and a new job needs no extra read before the wait.
-    func enqueueAndWait(_ request: EnqueueRequest, timeout: Duration) async throws -> (EnqueueResult, JobRecord?)
+    func enqueueAndWait(_ request: EnqueueRequest, timeout: Duration, on eventLoop: any EventLoop) -> EventLoopFuture<(EnqueueResult, JobRecord?)>
     /// Every known queue with its length and active count.
     func queueStats() async throws -> [QueueStats]
     /// Jobs this process has seen end since it started (for /metrics).

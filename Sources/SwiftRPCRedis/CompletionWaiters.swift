@@ -1,59 +1,39 @@
+import NIOCore
 import Synchronization
 
 /// Local waiters for job completions, woken by the notices one subscriber connection
 /// receives. A waiter is registered *before* its caller reads the job, so a notice that
 /// arrives between the read and the wait is not missed.
 final class CompletionWaiters: Sendable {
+    /// Woken once: by a notice for its job, by its deadline, or when it is unregistered.
+    /// Its future completes on the event loop of the caller that registered it, so a wait
+    /// runs there from the read to the answer, with no task in between.
     final class Waiter: Sendable {
-        enum State {
-            case pending
-            case waiting(CheckedContinuation<Void, Never>)
-            case woken
-        }
-        let state = Mutex(State.pending)
+        private let promise: EventLoopPromise<Void>
 
-        func wake() {
-            let continuation: CheckedContinuation<Void, Never>? = state.withLock { state in
-                switch state {
-                case .pending:
-                    state = .woken
-                    return nil
-                case .waiting(let continuation):
-                    state = .woken
-                    return continuation
-                case .woken:
-                    return nil
-                }
-            }
-            continuation?.resume()
-        }
+        init(on eventLoop: any EventLoop) { promise = eventLoop.makePromise() }
 
-        /// Returns once woken (at once if it already was).
-        func wait() async {
-            await withCheckedContinuation { continuation in
-                let resumeNow = state.withLock { state in
-                    if case .woken = state { return true }
-                    state = .waiting(continuation)
-                    return false
-                }
-                if resumeNow { continuation.resume() }
-            }
-        }
+        var woken: EventLoopFuture<Void> { promise.futureResult }
+
+        /// Idempotent, from any thread.
+        func wake() { promise.succeed() }
     }
 
     private let waiters = Mutex<[String: [ObjectIdentifier: Waiter]]>([:])
 
-    func register(_ id: String) -> Waiter {
-        let waiter = Waiter()
+    func register(_ id: String, on eventLoop: any EventLoop) -> Waiter {
+        let waiter = Waiter(on: eventLoop)
         waiters.withLock { $0[id, default: [:]][ObjectIdentifier(waiter)] = waiter }
         return waiter
     }
 
+    /// Forgets the waiter, and wakes it in case nothing did (a promise must be completed).
     func unregister(_ id: String, _ waiter: Waiter) {
         waiters.withLock { all in
             all[id]?[ObjectIdentifier(waiter)] = nil
             if all[id]?.isEmpty == true { all[id] = nil }
         }
+        waiter.wake()
     }
 
     /// Wakes everyone waiting for `id`.

@@ -65,50 +65,51 @@ public final class RedisJobQueue: JobQueueDriver, Service {
     }
 
     public func waitForJob(id: String, timeout: Duration) async throws -> JobRecord? {
-        try await waitForJob(id: id, until: .now + timeout, waiter: waiters.register(id), knownPending: false)
+        try await waitForJob(id: id, timeout: timeout, on: redis.eventLoopGroup.any()).get()
+    }
+
+    public func waitForJob(id: String, timeout: Duration, on eventLoop: any EventLoop) -> EventLoopFuture<JobRecord?> {
+        waitForJob(id: id, until: .now() + TimeAmount(timeout), waiter: waiters.register(id, on: eventLoop), knownPending: false, on: eventLoop)
     }
 
     public func enqueueAndWait(_ request: EnqueueRequest, timeout: Duration) async throws -> (EnqueueResult, JobRecord?) {
-        let deadline = ContinuousClock.now + timeout
-        let waiter = waiters.register(request.id)
-        let enqueued: EnqueueResult
-        do {
-            enqueued = try await enqueue(request)
-        } catch {
-            waiters.unregister(request.id, waiter)
-            throw error
-        }
-        return (enqueued, try await waitForJob(id: request.id, until: deadline, waiter: waiter, knownPending: enqueued.created))
+        try await enqueueAndWait(request, timeout: timeout, on: redis.eventLoopGroup.any()).get()
     }
 
-    /// Reads the job until it has ended or `deadline` passes, sleeping on `waiter` (registered
+    public func enqueueAndWait(_ request: EnqueueRequest, timeout: Duration, on eventLoop: any EventLoop) -> EventLoopFuture<(EnqueueResult, JobRecord?)> {
+        let deadline = NIODeadline.now() + TimeAmount(timeout)
+        let waiter = waiters.register(request.id, on: eventLoop)
+        return enqueue(request, on: eventLoop).flatMapError { error in
+            self.waiters.unregister(request.id, waiter)
+            return eventLoop.makeFailedFuture(error)
+        }.flatMap { enqueued in
+            self.waitForJob(id: request.id, until: deadline, waiter: waiter, knownPending: enqueued.created, on: eventLoop).map { (enqueued, $0) }
+        }
+    }
+
+    /// Reads the job until it has ended or `deadline` passes, waiting on `waiter` (registered
     /// before the caller's last write or read) between reads. `knownPending` skips the first
-    /// read for a job that was just created.
+    /// read for a job that was just created. Runs on `eventLoop` throughout.
     private func waitForJob(
-        id: String, until deadline: ContinuousClock.Instant, waiter first: CompletionWaiters.Waiter, knownPending: Bool
-    ) async throws -> JobRecord? {
-        var waiter = first
-        var skipRead = knownPending
-        while true {
-            if !skipRead {
-                let record: JobRecord?
-                do {
-                    record = try await job(id: id)
-                } catch {
-                    waiters.unregister(id, waiter)
-                    throw error
-                }
-                if record == nil || record?.status?.isTerminal == true || ContinuousClock.now >= deadline {
-                    waiters.unregister(id, waiter)
-                    return record
-                }
+        id: String, until deadline: NIODeadline, waiter: CompletionWaiters.Waiter, knownPending: Bool, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<JobRecord?> {
+        let read: EventLoopFuture<JobRecord??> = knownPending ? eventLoop.makeSucceededFuture(.none) : job(id: id, on: eventLoop).map { .some($0) }
+        return read.flatMapError { error in
+            self.waiters.unregister(id, waiter)
+            return eventLoop.makeFailedFuture(error)
+        }.flatMap { read in
+            if case .some(let record) = read, record == nil || record?.status?.isTerminal == true || NIODeadline.now() >= deadline {
+                self.waiters.unregister(id, waiter)
+                return eventLoop.makeSucceededFuture(record)
             }
-            skipRead = false
-            let timer = redis.eventLoopGroup.next().scheduleTask(in: TimeAmount(deadline - ContinuousClock.now)) { waiter.wake() }
-            await waiter.wait()
-            timer.cancel()
-            waiters.unregister(id, waiter)
-            waiter = waiters.register(id)  // before the next read, so no notice falls between
+            let timer = eventLoop.scheduleTask(deadline: deadline) { waiter.wake() }
+            return waiter.woken.flatMap {
+                timer.cancel()
+                self.waiters.unregister(id, waiter)
+                // Registered before the next read, so no notice falls between.
+                let next = self.waiters.register(id, on: eventLoop)
+                return self.waitForJob(id: id, until: deadline, waiter: next, knownPending: false, on: eventLoop)
+            }
         }
     }
 

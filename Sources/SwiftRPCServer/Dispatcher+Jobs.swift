@@ -23,8 +23,8 @@ extension Dispatcher {
             id: call.options.jobID ?? makeJobID(), function: function.name, queue: call.options.queue ?? options.queue,
             positional: arguments.positional, keywords: arguments.keywords, maxAttempts: options.retries + 1,
             delay: call.options.delay)
+        // Both kinds of MQ call stay on this event loop from request to answer.
         guard let wait = call.wait, wait > 0 else {
-            // The usual MQ call stays on this event loop from request to answer.
             return .later(
                 jobs.enqueue(request, on: eventLoop).mapResult { enqueued in
                     switch enqueued {
@@ -34,19 +34,18 @@ extension Dispatcher {
                 })
         }
         return .later(
-            eventLoop.makeFutureWithTask {
-                let (enqueued, record) = try await jobs.enqueueAndWait(request, timeout: .seconds(wait))
-                switch record?.status {
-                case .finished?:
-                    return .jobEnded(id: request.id, .success(record?.result ?? .null))
-                case .failed?:
-                    let message = record?.error?["message"]?.stringValue ?? record?.error?.plainText ?? "the job failed"
+            jobs.enqueueAndWait(request, timeout: .seconds(wait), on: eventLoop).mapResult { waited in
+                switch waited {
+                case .success((_, let record?)) where record.status == .finished:
+                    return .jobEnded(id: request.id, .success(record.result ?? .null))
+                case .success((_, let record?)) where record.status == .failed:
+                    let message = record.error?["message"]?.stringValue ?? record.error?.plainText ?? "the job failed"
                     return .jobEnded(id: request.id, .failure(RPCError(.functionError, message)))
-                default:
+                case .success((let enqueued, let record)):
                     return .job(JobTicket(id: request.id, status: record?.status?.rawValue ?? enqueued.status, queue: enqueued.queue))
+                case .failure(let error):
+                    return .failure(self.unavailable(error))
                 }
-            }.recover { error in
-                .failure(self.unavailable(error))
             })
     }
 
@@ -77,7 +76,7 @@ extension Dispatcher {
         guard let jobs else { return .now(.failure(.unavailable("this front has no job queue"))) }
         let record =
             if let wait, wait > 0 {
-                eventLoop.makeFutureWithTask { try await jobs.waitForJob(id: id, timeout: .seconds(wait)) }
+                jobs.waitForJob(id: id, timeout: .seconds(wait), on: eventLoop)
             } else {
                 jobs.job(id: id, on: eventLoop)
             }
