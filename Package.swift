@@ -172,7 +172,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "RedisPipelineBench",
-            dependencies: ["Redis", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Redis", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio")],
             path: "Benchmarks/RedisPipelineBench",
             swiftSettings: swiftSettings
         ),
