@@ -12,6 +12,7 @@ ROOT=$PWD
 PEERS="$ROOT/../shared/peers"
 PY="$ROOT/.venv-peers/bin/python"
 DURATION=10s; RUNS=3; DRAIN_JOBS=50000
+STATIC_SCRATCH=${STATIC_SCRATCH:-$ROOT/.build-static}   # the deployed build's (first build: several minutes)
 ONLY_PROTOCOLS=0
 for argument in "$@"; do
     case "$argument" in
@@ -138,15 +139,20 @@ echo; echo "== XML-RPC parser: SwiftRPC's own vs FoundationXML's XMLParser (Benc
 echo; echo "== JSON: one wide object (80,000 keys, ~1.3 MB) vs an array of the same values"
 "$BIN/JSONBench" 80000
 
-echo; echo "== Redis client: LPUSH through RedisClient vs redis-benchmark (50 clients)"
-"$BIN/RedisPipelineBench" "$REDIS_URL" 200000 | tee "$TMP/client.tsv"
-bash "$PEERS/redis_baseline.sh" --port "$REDIS_PORT" --tests lpush --runs 1 -n 200000 | tee "$TMP/rb.tsv"
-UNPIPE=$(awk -F'\t' '/unpipelined/{print $3}' "$TMP/client.tsv")
-PIPE=$(awk -F'\t' '/64 callers/{print $3}' "$TMP/client.tsv")
-BATCH=$(awk -F'\t' '/batches of 16/{print $3}' "$TMP/client.tsv")
-RB16=$(awk -F'\t' '$1=="lpush" && $2==16{print $NF}' "$TMP/rb.tsv")
-RB1=$(awk -F'\t' '$1=="lpush" && $2==1{print $NF}' "$TMP/rb.tsv")
-echo "pipelined (64 callers) / unpipelined: $(ratio "$PIPE" "$UNPIPE");  batches of 16 / redis-benchmark -P 16: $(ratio "$BATCH" "$RB16");  64 callers / redis-benchmark -P 1: $(ratio "$PIPE" "$RB1")"
+echo; echo "== Redis client: LPUSH through RedisClient vs redis-benchmark (median of $RUNS each)"
+for run in $(seq 1 "$RUNS"); do "$BIN/RedisPipelineBench" "$REDIS_URL" 200000; done | tee "$TMP/client.tsv"
+# client_rate PATTERN: the median over the runs of the mode whose name matches.
+client_rate() { awk -F'\t' -v p="$1" 'index($2, p) == 1 {print $3}' "$TMP/client.tsv" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+bash "$PEERS/redis_baseline.sh" --port "$REDIS_PORT" --tests lpush --runs "$RUNS" -c 1 -n 50000 | tee "$TMP/rb1.tsv"
+bash "$PEERS/redis_baseline.sh" --port "$REDIS_PORT" --tests lpush --runs "$RUNS" -c 50 -n 200000 | tee "$TMP/rb50.tsv"
+RB1=$(awk -F'\t' '$1=="lpush" && $2==1{print $NF}' "$TMP/rb1.tsv"); RB16=$(awk -F'\t' '$1=="lpush" && $2==16{print $NF}' "$TMP/rb1.tsv")
+RB50=$(awk -F'\t' '$1=="lpush" && $2==1{print $NF}' "$TMP/rb50.tsv")
+UNPIPE=$(client_rate "unpipelined"); LOOP1=$(client_rate "event-loop API, unpipelined")
+BATCH=$(client_rate "explicit batches"); LOOP16=$(client_rate "event-loop API, explicit batches")
+PIPE=$(client_rate "pipelined by concurrency (64")
+echo "one caller's round trip / redis-benchmark -P 1 -c 1's: async $(ratio "$RB1" "$UNPIPE")x, event-loop API $(ratio "$RB1" "$LOOP1")x   (target <= 2)"
+echo "explicit batches of 16 / redis-benchmark -P 16 -c 1: async $(ratio "$BATCH" "$RB16"), event-loop API $(ratio "$LOOP16" "$RB16")   (target >= 0.5)"
+echo "64 callers on one connection / redis-benchmark -P 1 -c 50: $(ratio "$PIPE" "$RB50")"
 redis-cli -p "$REDIS_PORT" flushall >/dev/null
 
 echo; echo "== Enqueue over HTTP: POST /test_mq vs inline POST /add (wrk -c64, no worker running)"
@@ -154,25 +160,34 @@ export WRK_BODY='{"args":[1,2]}'
 show "${WRK[@]}" --url "http://127.0.0.1:$RPC_PORT/test_mq" --label enqueue-test_mq; ENQ=$(median_rps < "$TMP/last")
 show "${WRK[@]}" --url "http://127.0.0.1:$RPC_PORT/add" --label inline-add; ADD=$(median_rps < "$TMP/last")
 unset WRK_BODY
-echo "enqueue / inline add: $(ratio "$ENQ" "$ADD")"
+echo "enqueue / inline add: $(ratio "$ENQ" "$ADD")   (target >= 0.7)"
 redis-cli -p "$REDIS_PORT" flushall >/dev/null
 
-echo; echo "== Drain: $DRAIN_JOBS queued test_mq jobs, one swift-rpc-worker --concurrency 64 --burst"
-"$BIN/QueueBench" fill "$REDIS_URL" "$DRAIN_JOBS"
-START=$(date +%s.%N)
-"$BIN/swift-rpc-worker" --redis "$REDIS_URL" --concurrency 64 --burst --log-level warning
-END=$(date +%s.%N)
-DRAIN=$(python3 -c "print(int($DRAIN_JOBS/($END-$START)))")
-FINISHED=$(redis-cli -p "$REDIS_PORT" eval "local n=0 for _,k in ipairs(redis.call('keys','swiftrpc:job:*')) do if redis.call('hget',k,'status')=='finished' then n=n+1 end end return n" 0)
-echo "drain: $DRAIN jobs/s ($FINISHED/$DRAIN_JOBS finished)   (target >= 20000)"
-redis-cli -p "$REDIS_PORT" flushall >/dev/null
-# The same drain as users run it: the default log level writes two lines per job.
-"$BIN/QueueBench" fill "$REDIS_URL" "$DRAIN_JOBS"
-START=$(date +%s.%N)
-"$BIN/swift-rpc-worker" --redis "$REDIS_URL" --concurrency 64 --burst 2>"$TMP/drain-info.log"
-END=$(date +%s.%N)
-DRAIN_INFO=$(python3 -c "print(int($DRAIN_JOBS/($END-$START)))")
-echo "drain at the default log level (info): $DRAIN_INFO jobs/s, $(wc -l < "$TMP/drain-info.log") log lines; / drain at warning: $(ratio "$DRAIN_INFO" "$DRAIN")"
+# drain WORKERS [WORKER-ARGS...]: jobs/s of WORKERS workers emptying $DRAIN_JOBS queued test_mq
+# jobs, median of $RUNS; checks that every job finished.
+drain() {
+    local workers=$1 rates=() run start end finished pids; shift
+    for run in $(seq 1 "$RUNS"); do
+        redis-cli -p "$REDIS_PORT" flushall >/dev/null
+        "$BIN/QueueBench" fill "$REDIS_URL" "$DRAIN_JOBS" >/dev/null
+        start=$(date +%s.%N); pids=()
+        for _ in $(seq 1 "$workers"); do "$BIN/swift-rpc-worker" --redis "$REDIS_URL" --concurrency 64 --burst "$@" 2>>"$TMP/drain.log" & pids+=($!); done
+        wait "${pids[@]}"
+        end=$(date +%s.%N)
+        finished=$(redis-cli -p "$REDIS_PORT" eval "local n=0 for _,k in ipairs(redis.call('keys','swiftrpc:job:*')) do if redis.call('hget',k,'status')=='finished' then n=n+1 end end return n" 0)
+        [ "$finished" = "$DRAIN_JOBS" ] || { echo "drain: only $finished of $DRAIN_JOBS jobs finished" >&2; exit 1; }
+        rates+=("$(python3 -c "print(int($DRAIN_JOBS/($end-$start)))")")
+    done
+    DRAINED=$(printf '%s\n' "${rates[@]}" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
+    echo "$workers worker(s) $*: ${rates[*]} jobs/s, median $DRAINED"
+}
+echo; echo "== Drain: $DRAIN_JOBS queued test_mq jobs, swift-rpc-worker --concurrency 64 --burst, median of $RUNS"
+drain 1 --log-level warning; DRAIN=$DRAINED
+drain 2 --log-level warning; DRAIN2=$DRAINED
+: > "$TMP/drain.log"; drain 1; DRAIN_INFO=$DRAINED
+echo "one worker / redis-benchmark LPUSH -P 1 -c 50: $(ratio "$DRAIN" "$RB50")   (target >= 0.3)"
+echo "two workers / one: $(ratio "$DRAIN2" "$DRAIN")   (target >= 1.6)"
+echo "one worker at the default log level (info, $(( $(wc -l < "$TMP/drain.log") / RUNS )) lines per drain) / at warning: $(ratio "$DRAIN_INFO" "$DRAIN")"
 redis-cli -p "$REDIS_PORT" flushall >/dev/null
 if [ $HAVE_PEERS = 1 ]; then
     RQ_PORT=$(free_port); start_redis "$RQ_PORT" "$TMP/rq-redis"
@@ -181,7 +196,39 @@ if [ $HAVE_PEERS = 1 ]; then
     [ -n "$RQ" ] && echo "drain swift-rpc / RQ SimpleWorker (3000 jobs): $(ratio "$DRAIN" "$RQ")   (target >= 50)"
 fi
 
-echo; echo "== Latency: 1000 sequential POST /test_mq?wait=5, one idle worker"
+echo; echo "== Latency: 1000 sequential POST /test_mq?wait=5, one idle worker, median of $RUNS"
 "$BIN/swift-rpc-worker" --redis "$REDIS_URL" --concurrency 8 --log-level warning & PIDS+=($!)
 sleep 1
-"$BIN/QueueBench" latency "$RPC_PORT" 1000
+for run in $(seq 1 "$RUNS"); do "$BIN/QueueBench" latency "$RPC_PORT" 1000; done | tee "$TMP/latency.tsv"
+P50=$(grep -o 'p50_ms=[0-9.]*' "$TMP/latency.tsv" | cut -d= -f2 | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
+echo "?wait enqueue -> result p50: $P50 ms   (target <= 0.6)"
+
+echo; echo "== Front memory, as deployed (scripts/build-release's static Swift runtime; scratch $STATIC_SCRATCH)"
+swift build -c release --static-swift-stdlib --scratch-path "$STATIC_SCRATCH" --product swift-rpc >/dev/null
+MEM_PORT=$(free_port)
+SWIFTRPC_MAX_CONNECTIONS=20000 "$(swift build -c release --static-swift-stdlib --scratch-path "$STATIC_SCRATCH" --show-bin-path)/swift-rpc" serve \
+    --port "$MEM_PORT" --redis "$REDIS_URL" --log-level warning 2>"$TMP/mem.log" & MEM_PID=$!; PIDS+=($MEM_PID)
+wait_http "http://127.0.0.1:$MEM_PORT/healthz"; sleep 1
+read -r HELD IDLE_KB HOLDING_KB < <(python3 "$ROOT/Benchmarks/hold_connections.py" "$MEM_PORT" "$MEM_PID" 10000)
+echo "front RSS idle: $((IDLE_KB / 1024)) MiB ($IDLE_KB kB)   (target <= 30 MB)"
+echo "front RSS holding $HELD idle keep-alive connections: $((HOLDING_KB / 1024)) MiB ($(( (HOLDING_KB - IDLE_KB) * 1024 / HELD )) B per connection)   (target <= 150 MB)"
+
+echo; echo "== Allocations per HTTP request, whole front (Benchmarks/malloc_count.c preloaded: malloc and realloc calls of every thread)"
+cc -shared -fPIC -O2 -o "$TMP/malloc_count.so" "$ROOT/Benchmarks/malloc_count.c" -ldl
+# mallocs_per_request PATH: (mallocs of a front that answered wrk for 3 s - of one that answered one call) / requests.
+mallocs_per_request() {
+    local load port pid requests=0 counts=()
+    for load in none wrk; do
+        port=$(free_port)
+        LD_PRELOAD="$TMP/malloc_count.so" "$BIN/swift-rpc" serve --port "$port" --redis "$REDIS_URL" --log-level warning 2>"$TMP/mallocs.log" & pid=$!
+        wait_http "http://127.0.0.1:$port/healthz"
+        curl -s -o /dev/null -X POST -H 'Content-Type: application/json' -d '{"args":[1,2]}' "http://127.0.0.1:$port/$1"
+        [ $load = wrk ] && requests=$(WRK_BODY='{"args":[1,2]}' wrk -t1 -c8 -d3s -s "$PEERS/post.lua" "http://127.0.0.1:$port/$1" | awk '/requests in/{print $1}')
+        kill "$pid"; wait "$pid" 2>/dev/null || true
+        counts+=("$(grep -o 'mallocs=[0-9]*' "$TMP/mallocs.log" | cut -d= -f2)")
+    done
+    python3 -c "print(f'{($((counts[1] - counts[0])))/$requests:.1f}')"
+}
+echo "inline POST /add: $(mallocs_per_request add) mallocs per request"
+echo "enqueue POST /test_mq: $(mallocs_per_request test_mq) mallocs per request"
+redis-cli -p "$REDIS_PORT" flushall >/dev/null
