@@ -36,7 +36,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
     ],
     targets: [
-        // hiredis 0.14 from Debian's libhiredis-dev; used as the RESP codec only.
+        // hiredis 0.14 from Debian's libhiredis-dev; its reply reader decodes RESP (no hiredis I/O).
         .systemLibrary(
             name: "CHiredis",
             pkgConfig: "hiredis",

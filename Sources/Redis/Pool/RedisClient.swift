@@ -6,7 +6,7 @@ import Synchronization
 /// A Redis client: a few multiplexed connections shared by all callers, each replaced when
 /// it breaks (after Redis restarts, a timeout or a protocol error), so callers just send.
 ///
-/// Design: hiredis is the RESP codec (format + reader) inside a SwiftNIO channel handler,
+/// Design: a SwiftNIO channel handler writes RESP and decodes replies with hiredis's reader,
 /// not a blocking `redisContext`. No Swift concurrency or event-loop thread ever blocks, and
 /// concurrent callers' commands share one round trip (FINDINGS.md: 2-3x the throughput of
 /// blocking hiredis). Each event loop has a connection of its own, so a caller on a loop (the
