@@ -10,8 +10,9 @@ import Synchronization
 /// not a blocking `redisContext`. No Swift concurrency or event-loop thread ever blocks, and
 /// concurrent callers' commands share one round trip (FINDINGS.md: 2-3x the throughput of
 /// blocking hiredis). Each event loop has a connection of its own, so a caller on a loop (the
-/// front's handlers) writes and reads its replies without leaving its thread. Blocking commands (BLMOVE) take a dedicated connection so they never
-/// hold up the replies queued behind them.
+/// front's handlers) writes and reads its replies without leaving its thread. Blocking
+/// commands (BLMOVE) take a dedicated connection so they never hold up the replies queued
+/// behind them.
 public final class RedisClient: Sendable {
     public let configuration: RedisConfiguration
     public let eventLoopGroup: any EventLoopGroup
