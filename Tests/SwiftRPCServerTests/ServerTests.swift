@@ -243,6 +243,34 @@ struct ServerTests {
 
     // MARK: - Redis going away and coming back
 
+    @Test func aWaitThatRunsOutAnswersTheJobAsItIs() async throws {
+        let redisServer = try await RedisServer.start()
+        let client = RedisClient(configuration: redisServer.configuration, logger: Self.logger)
+        try await withServer(jobs: RedisJobQueue(redis: client, logger: Self.logger)) { port, _ in
+            // No worker runs: each wait ends at its deadline, on the request's event loop.
+            let clock = ContinuousClock()
+            let started = clock.now
+            let enqueued = try await httpRequest(port: port, path: "/test_mq?wait=0.3", body: #"{"args": [2, 3]}"#)
+            #expect(clock.now - started >= .milliseconds(290))
+            #expect(enqueued.status == 202)
+            #expect(enqueued.json?["status"] == "queued")
+            let id = try #require(enqueued.json?["job_id"]?.stringValue)
+
+            let read = try await httpRequest(port: port, method: "GET", path: "/jobs/\(id)?wait=0.3")
+            #expect(read.status == 200)
+            #expect(read.json?["status"] == "queued")
+            #expect(clock.now - started >= .milliseconds(590))
+
+            // Redis gone: the wait fails at once with 503 and the front keeps answering.
+            await redisServer.kill()
+            #expect(try await httpRequest(port: port, path: "/test_mq?wait=5", body: #"{"args": [2, 3]}"#).status == 503)
+            #expect(try await httpRequest(port: port, method: "GET", path: "/jobs/\(id)?wait=5").status == 503)
+            #expect(try await httpRequest(port: port, path: "/add", body: #"{"args": [2, 2]}"#).response == 4)
+        }
+        await client.shutdown()
+        await redisServer.stopAndRemove()
+    }
+
     @Test func healthFollowsRedisAndInlineCallsKeepWorking() async throws {
         let redisServer = try await RedisServer.start()
         let client = RedisClient(configuration: redisServer.configuration, logger: Self.logger)
