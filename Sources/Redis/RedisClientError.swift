@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Every failure of the Redis client, as a typed error.
 public struct RedisClientError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable {
@@ -35,4 +37,19 @@ public struct RedisClientError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message }
+}
+
+extension EventLoopFuture where Value: Sendable {
+    /// The async API's bridge from the event-loop API: the value, or the failure as a
+    /// `RedisClientError` (every failure of the client already is one; anything else, such
+    /// as a channel error on the way, becomes `.connectionClosed`).
+    var redisValue: Value {
+        get async throws(RedisClientError) {
+            do {
+                return try await get()
+            } catch {
+                throw error as? RedisClientError ?? RedisClientError(.connectionClosed, "the Redis connection failed: \(error)")
+            }
+        }
+    }
 }

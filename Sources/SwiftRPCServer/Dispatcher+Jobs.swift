@@ -140,8 +140,8 @@ func makeJobID() -> String {
     let hexDigits: StaticString = "0123456789abcdef"
     return String(unsafeUninitializedCapacity: 36) { text in
         var index = 0
-        func put(_ value: UInt64, nibbles: ClosedRange<Int>) {
-            for nibble in nibbles.reversed() {
+        func put(_ value: UInt64) {
+            for nibble in (0..<16).reversed() {
                 if index == 8 || index == 13 || index == 18 || index == 23 {
                     text[index] = UInt8(ascii: "-")
                     index += 1
@@ -150,8 +150,8 @@ func makeJobID() -> String {
                 index += 1
             }
         }
-        put(high, nibbles: 0...15)
-        put(low, nibbles: 0...15)
+        put(high)
+        put(low)
         return index
     }
 }

@@ -19,11 +19,7 @@ extension RedisClient {
     /// Runs `script` atomically on the server; an error reply is thrown as `.serverError`.
     @discardableResult
     public func run(_ script: RedisScript, keys: [String], arguments: [String]) async throws(RedisClientError) -> RESPValue {
-        do {
-            return try await run(script, keys: keys, arguments: arguments, on: eventLoopGroup.any()).get()
-        } catch {
-            throw error as? RedisClientError ?? RedisClientError(.serverError, "\(error)")
-        }
+        try await run(script, keys: keys, arguments: arguments, on: eventLoopGroup.any()).redisValue
     }
 
     /// `run` for callers on an event loop: the reply as a future on `eventLoop`. EVALSHA first;

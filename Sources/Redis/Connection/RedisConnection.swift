@@ -65,13 +65,7 @@ public final class RedisConnection: Sendable {
     /// Sends the commands as one batch and returns their replies in order; error replies are
     /// returned as `.error`, not thrown, so a caller sees each command's outcome.
     public func pipeline(_ commands: [[String]], extraTimeout: Duration = .zero) async throws(RedisClientError) -> [RESPValue] {
-        do {
-            return try await submit(commands, extraTimeout: TimeAmount(extraTimeout)).get()
-        } catch let error as RedisClientError {
-            throw error
-        } catch {
-            throw RedisClientError(.connectionClosed, "the Redis connection failed: \(error)")
-        }
+        try await submit(commands, extraTimeout: TimeAmount(extraTimeout)).redisValue
     }
 
     /// `pipeline` for callers on an event loop: the replies as a future on this connection's

@@ -18,10 +18,10 @@ public final class RedisClient: Sendable {
     public let eventLoopGroup: any EventLoopGroup
     public let logger: Logger
     private let slots: Mutex<[Slot]>
-    /// The group's event loops, and the one each slot's connection lives on: slot `i` on loop
-    /// `i % loops.count`, so with at least as many connections as loops, each loop has its own.
+    /// The group's event loops. Slot `i`'s connection lives on `loops[i % loops.count]`, so
+    /// with at least as many connections as loops, each loop has its own.
     private let loops: [any EventLoop]
-    private let slotLoops: [any EventLoop]
+    private let slotCount: Int
     private let nextSlot = Atomic<Int>(0)
     private let isShutdown = Atomic<Bool>(false)
 
@@ -35,10 +35,9 @@ public final class RedisClient: Sendable {
         self.configuration = configuration
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
-        let loops = Array(eventLoopGroup.makeIterator())
-        self.loops = loops
-        self.slotLoops = (0..<max(1, configuration.connections)).map { loops[$0 % loops.count] }
-        self.slots = Mutex(Array(repeating: Slot.idle, count: slotLoops.count))
+        self.loops = Array(eventLoopGroup.makeIterator())
+        self.slotCount = max(1, configuration.connections)
+        self.slots = Mutex(Array(repeating: Slot.idle, count: slotCount))
     }
 
     /// Sends one command; an error reply is thrown as `.serverError`.
@@ -51,11 +50,7 @@ public final class RedisClient: Sendable {
 
     /// Sends the commands in one batch on one connection; replies in order, error replies as `.error`.
     public func pipeline(_ commands: [[String]]) async throws(RedisClientError) -> [RESPValue] {
-        do {
-            return try await submit(commands, on: eventLoopGroup.any()).get()
-        } catch {
-            throw error as? RedisClientError ?? RedisClientError(.connectionClosed, "the Redis connection failed: \(error)")
-        }
+        try await submit(commands, on: eventLoopGroup.any()).redisValue
     }
 
     /// `pipeline` for callers on an event loop: the replies as a future on `eventLoop`, failed
@@ -68,7 +63,7 @@ public final class RedisClient: Sendable {
         case .failure(let error): return eventLoop.makeFailedFuture(error)
         case .pending(let connecting): replies = connecting.flatMap { $0.submit(commands) }
         }
-        return replies.eventLoop === eventLoop ? replies : replies.hop(to: eventLoop)
+        return replies.hop(to: eventLoop)  // itself when the connection lives on `eventLoop`
     }
 
     /// A connection of its own for blocking commands; closed when `body` returns.
@@ -90,7 +85,7 @@ public final class RedisClient: Sendable {
     public func shutdown() async {
         isShutdown.store(true, ordering: .relaxed)
         let states = slots.withLock { states in
-            defer { states = Array(repeating: .idle, count: states.count) }
+            defer { states = Array(repeating: .idle, count: slotCount) }
             return states
         }
         for case .ready(let connection) in states { await connection.close() }
@@ -107,7 +102,7 @@ public final class RedisClient: Sendable {
     private func connection(near eventLoop: any EventLoop) -> Lookup {
         guard !isShutdown.load(ordering: .relaxed) else { return .failure(RedisClientError(.shutdown, "the Redis client is shut down")) }
         let turn = nextSlot.wrappingAdd(1, ordering: .relaxed).oldValue
-        let index = nearSlot(eventLoop, turn: turn) ?? turn % slotLoops.count
+        let index = nearSlot(eventLoop, turn: turn) ?? turn % slotCount
         return slots.withLock { states in
             switch states[index] {
             case .ready(let connection) where connection.isActive:
@@ -115,7 +110,7 @@ public final class RedisClient: Sendable {
             case .connecting(let future):
                 return .pending(future)
             case .idle, .ready:
-                let loop = slotLoops[index]
+                let loop = loops[index % loops.count]
                 let promise = loop.makePromise(of: RedisConnection.self)
                 let configuration = configuration
                 let logger = logger
@@ -138,8 +133,8 @@ public final class RedisClient: Sendable {
 
     /// The `turn`-th of the slots whose connection lives on `eventLoop`, if any does.
     private func nearSlot(_ eventLoop: any EventLoop, turn: Int) -> Int? {
-        guard let first = loops.firstIndex(where: { $0 === eventLoop }), first < slotLoops.count else { return nil }
-        let onThisLoop = (slotLoops.count - first + loops.count - 1) / loops.count
+        guard let first = loops.firstIndex(where: { $0 === eventLoop }), first < slotCount else { return nil }
+        let onThisLoop = (slotCount - first + loops.count - 1) / loops.count
         return first + (turn % onThisLoop) * loops.count
     }
 }
