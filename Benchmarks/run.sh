@@ -203,10 +203,10 @@ for run in $(seq 1 "$RUNS"); do "$BIN/QueueBench" latency "$RPC_PORT" 1000; done
 P50=$(grep -o 'p50_ms=[0-9.]*' "$TMP/latency.tsv" | cut -d= -f2 | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
 echo "?wait enqueue -> result p50: $P50 ms   (target <= 0.6)"
 
-echo; echo "== Front memory, as deployed (scripts/build-release's static Swift runtime; scratch $STATIC_SCRATCH)"
-swift build -c release --static-swift-stdlib --scratch-path "$STATIC_SCRATCH" --product swift-rpc >/dev/null
+echo; echo "== Front memory, as deployed (scripts/build-release, scratch $STATIC_SCRATCH)"
+"$ROOT/scripts/build-release" --scratch-path "$STATIC_SCRATCH" "$TMP/deployed" >/dev/null 2>&1
 MEM_PORT=$(free_port)
-SWIFTRPC_MAX_CONNECTIONS=20000 "$(swift build -c release --static-swift-stdlib --scratch-path "$STATIC_SCRATCH" --show-bin-path)/swift-rpc" serve \
+SWIFTRPC_MAX_CONNECTIONS=20000 "$TMP/deployed/swift-rpc" serve \
     --port "$MEM_PORT" --redis "$REDIS_URL" --log-level warning 2>"$TMP/mem.log" & MEM_PID=$!; PIDS+=($MEM_PID)
 wait_http "http://127.0.0.1:$MEM_PORT/healthz"; sleep 1
 read -r HELD IDLE_KB HOLDING_KB < <(python3 "$ROOT/Benchmarks/hold_connections.py" "$MEM_PORT" "$MEM_PID" 10000)
