@@ -90,6 +90,66 @@ public struct QueueStats: Sendable, Equatable {
     }
 }
 
+/// The whole system's jobs as `/metrics` reports them (SPEC §10): what every worker recorded in
+/// the store, not what one process saw.
+public struct JobMetrics: Sendable, Equatable {
+    /// Deliveries that ended one way, of one function on one queue.
+    public struct Outcomes: Sendable, Equatable {
+        public var queue: String
+        public var function: String
+        /// `finished`, `failed` (for good), `retried` (failed, another attempt scheduled) or
+        /// `lost` (ended without an outcome: its worker died or stopped; the job went back).
+        public var outcome: String
+        public var count: Int
+
+        public init(queue: String, function: String, outcome: String, count: Int) {
+            self.queue = queue
+            self.function = function
+            self.outcome = outcome
+            self.count = count
+        }
+    }
+
+    /// How long one function's jobs ran, every run that ended finished, failed or retried.
+    public struct Durations: Sendable, Equatable {
+        public var function: String
+        /// Runs per bucket, in the order of `JobMetrics.bucketLabels`: not cumulative.
+        public var runsPerBucket: [Int]
+        public var totalSeconds: Double
+
+        public init(function: String, runsPerBucket: [Int], totalSeconds: Double) {
+            self.function = function
+            self.runsPerBucket = runsPerBucket
+            self.totalSeconds = totalSeconds
+        }
+    }
+
+    public var queues: [QueueStats]
+    /// Registered (live) workers.
+    public var workers: Int
+    public var outcomes: [Outcomes]
+    public var durations: [Durations]
+
+    public init(queues: [QueueStats], workers: Int, outcomes: [Outcomes], durations: [Durations]) {
+        self.queues = queues
+        self.workers = workers
+        self.outcomes = outcomes
+        self.durations = durations
+    }
+
+    /// Upper bounds (seconds) of the job duration histogram's buckets; a run longer than the
+    /// last counts in `+Inf` only.
+    public static let durationBuckets: [Double] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900]
+
+    /// The buckets' `le` labels: each bound as text, then `+Inf`.
+    public static let bucketLabels: [String] = durationBuckets.map { "\($0)" } + ["+Inf"]
+
+    /// The label of the bucket a run of `seconds` counts in.
+    public static func bucketLabel(of seconds: Double) -> String {
+        bucketLabels[durationBuckets.firstIndex { seconds <= $0 } ?? durationBuckets.count]
+    }
+}
+
 /// What the front needs from the job store behind MQ functions. `RedisJobQueue` is the
 /// production implementation.
 ///
@@ -109,8 +169,6 @@ public protocol JobQueueDriver: Sendable {
     /// only if it vanished). Registers for the completion notice before enqueueing, so a job
     /// that ends at once is not missed and a new job needs no extra read before the wait.
     func enqueueAndWait(_ request: EnqueueRequest, timeout: Duration, on eventLoop: any EventLoop) -> EventLoopFuture<(EnqueueResult, JobRecord?)>
-    /// Every known queue with its length and active count.
-    func queueStats() async throws -> [QueueStats]
-    /// Jobs this process has seen end since it started (for /metrics).
-    var completedJobs: (finished: Int, failed: Int) { get }
+    /// The whole system's queues, workers and job outcomes, for `/metrics`.
+    func jobMetrics() async throws -> JobMetrics
 }

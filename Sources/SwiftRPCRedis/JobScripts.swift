@@ -47,13 +47,27 @@ enum JobScripts {
         end
         """
 
+    /// Every worker's job outcomes and run times, kept in Redis so that any front's `/metrics`
+    /// counts the whole system (SPEC §10): `{prefix}:metrics:jobs` and `{prefix}:metrics:durations`.
+    private static let counting = """
+        local function count_outcome(prefix, outcome, queue, func)
+          redis.call('HINCRBY', prefix .. ':metrics:jobs', outcome .. ' ' .. queue .. ' ' .. func, 1)
+        end
+        local function count_run(prefix, func, bucket, seconds)
+          redis.call('HINCRBY', prefix .. ':metrics:durations', bucket .. ' ' .. func, 1)
+          redis.call('HINCRBYFLOAT', prefix .. ':metrics:durations', 'sum ' .. func, seconds)
+        end
+        """
+
     /// Ends a job `failed` for good: error, TTL, the failed list (trimmed to failed_max), the
-    /// worker's counter and the completion notice. `p` holds prefix, now, failure_ttl,
-    /// failed_max and channel.
-    private static let failForGood = notBefore + "\n" + """
+    /// worker's counter, the `failed` outcome and the completion notice. `p` holds prefix,
+    /// now, failure_ttl, failed_max and channel.
+    private static let failForGood = notBefore + "\n" + counting + "\n" + """
         local function fail_for_good(p, id, err, counter)
           local jkey = p.prefix .. ':job:' .. id
-          local queue = redis.call('HGET', jkey, 'queue')
+          local f = redis.call('HMGET', jkey, 'queue', 'func')
+          local queue = f[1]
+          count_outcome(p.prefix, 'failed', queue, f[2] or '')
           redis.call('HSET', jkey, 'status', 'failed', 'error', err, 'ended_at', not_before(p.now, jkey, 'started_at'))
           redis.call('HDEL', jkey, 'lease')
           redis.call('EXPIRE', jkey, p.failure_ttl)
@@ -68,12 +82,14 @@ enum JobScripts {
     /// A delivery that is gone (its worker died, or the take's reply never arrived): the job
     /// goes back to the head of its queue, or fails with `worker_lost` once it has been started
     /// max_deliveries times. A job that is not held (ended, queued elsewhere, gone) is left as
-    /// it is. `p` adds max_deliveries and the worker_lost error. Returns 1 when it moved the job.
+    /// it is. A started job counts as a `lost` delivery. `p` adds max_deliveries and the
+    /// worker_lost error. Returns 1 when it moved the job.
     private static let giveBack = failForGood + "\n" + """
         local function give_back(p, id)
           local jkey = p.prefix .. ':job:' .. id
-          local f = redis.call('HMGET', jkey, 'queue', 'status', 'attempts')
+          local f = redis.call('HMGET', jkey, 'queue', 'status', 'attempts', 'func')
           if not f[1] then return 0 end
+          if f[2] == 'started' then count_outcome(p.prefix, 'lost', f[1], f[4] or '') end
           if f[2] == 'started' and tonumber(f[3] or '0') >= p.max_deliveries then
             fail_for_good(p, id, p.lost_error, nil)
             return 1
@@ -156,11 +172,14 @@ enum JobScripts {
         end
         """
 
-    /// KEYS: job, active list, worker hash. ARGV: id, result, ended_at, result_ttl, channel, lease.
+    /// KEYS: job, active list, worker hash. ARGV: id, result, ended_at, result_ttl, channel, lease,
+    /// prefix, queue, func, duration bucket, seconds run.
     /// Returns 1, or 0 when the delivery no longer holds the job (nothing is written).
     static let finish = RedisScript(
-        notBefore + "\n" + holds + "\n" + """
+        notBefore + "\n" + counting + "\n" + holds + "\n" + """
         if not holds(KEYS[1], KEYS[2], ARGV[1], ARGV[6]) then return 0 end
+        count_outcome(ARGV[7], 'finished', ARGV[8], ARGV[9])
+        count_run(ARGV[7], ARGV[9], ARGV[10], ARGV[11])
         redis.call('HSET', KEYS[1], 'status', 'finished', 'result', ARGV[2], 'ended_at', not_before(ARGV[3], KEYS[1], 'started_at'))
         redis.call('HDEL', KEYS[1], 'error', 'lease')
         redis.call('EXPIRE', KEYS[1], ARGV[4])
@@ -170,13 +189,15 @@ enum JobScripts {
         """)
 
     /// KEYS: job, active list, scheduled, worker hash. ARGV: id, error, retry due time ("" when
-    /// no retry is left), lease, then the policy (from ARGV[5]).
-    /// Returns 1 when scheduled for a retry, 2 when failed for good, 0 when the delivery no
-    /// longer holds the job (nothing is written).
+    /// no retry is left), lease, then the policy (ARGV[5...11]), then queue, func, duration
+    /// bucket, seconds run. Returns 1 when scheduled for a retry, 2 when failed for good, 0
+    /// when the delivery no longer holds the job (nothing is written).
     static let fail = RedisScript(
         failForGood + "\n" + holds + "\n" + policy(from: 5) + "\n" + """
         if not holds(KEYS[1], KEYS[2], ARGV[1], ARGV[4]) then return 0 end
+        count_run(p.prefix, ARGV[13], ARGV[14], ARGV[15])
         if ARGV[3] ~= '' then
+          count_outcome(p.prefix, 'retried', ARGV[12], ARGV[13])
           redis.call('HSET', KEYS[1], 'status', 'retrying', 'error', ARGV[2])
           redis.call('HDEL', KEYS[1], 'lease')
           redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
@@ -253,14 +274,16 @@ enum JobScripts {
         """)
 
     /// KEYS: job, active list. ARGV: id, prefix, lease. Puts a job still running when the grace
-    /// period ends back at the head of its queue, unless its delivery no longer holds it.
-    /// Returns 1 when it went back.
+    /// period ends back at the head of its queue, unless its delivery no longer holds it (a
+    /// `lost` delivery). Returns 1 when it went back.
     static let requeue = RedisScript(
-        holds + "\n" + """
+        counting + "\n" + holds + "\n" + """
         if not holds(KEYS[1], KEYS[2], ARGV[1], ARGV[3]) then return 0 end
+        local f = redis.call('HMGET', KEYS[1], 'queue', 'func')
+        count_outcome(ARGV[2], 'lost', f[1], f[2] or '')
         redis.call('HSET', KEYS[1], 'status', 'queued')
         redis.call('HDEL', KEYS[1], 'lease', 'worker')
-        redis.call('RPUSH', ARGV[2] .. ':queue:' .. redis.call('HGET', KEYS[1], 'queue'), ARGV[1])
+        redis.call('RPUSH', ARGV[2] .. ':queue:' .. f[1], ARGV[1])
         return 1
         """)
 

@@ -135,23 +135,32 @@ extension RedisJobQueue {
         return (started.array ?? []).compactMap(TakenJob.init).first
     }
 
-    /// Stores the result, ends the job `finished` and notifies waiters; `false` (nothing
-    /// written) when this delivery no longer holds the job.
-    public func finish(_ job: TakenJob, worker: String, result: JSONValue, resultTTL: Duration) async throws -> Bool {
+    /// Stores the result, ends the job `finished`, counts the run (it took `ran`) and notifies
+    /// waiters; `false` (nothing written) when this delivery no longer holds the job.
+    public func finish(_ job: TakenJob, worker: String, result: JSONValue, resultTTL: Duration, ran: Duration) async throws -> Bool {
         try await redis.run(
             JobScripts.finish, keys: [keys.job(job.id), keys.active(worker), keys.worker(worker)],
             arguments: [job.id, result.jsonText, Timestamp.iso8601(), String(max(1, resultTTL.wholeSeconds)), keys.completions, job.lease]
+                + runArguments(job, ran: ran, prefix: true)
         ).int == 1
     }
 
-    /// Stores the error; with `retryAt` (Unix seconds) the job waits in `scheduled` as
-    /// `retrying`, else it ends `failed`, goes on the failed list and waiters are notified.
-    public func fail(_ job: TakenJob, worker: String, error: JSONValue, retryAt: Double?, failureTTL: Duration, policy: DeliveryPolicy) async throws
-        -> FailOutcome
-    {
+    /// What the scripts count of one run: [prefix,] queue, func, duration bucket, seconds.
+    private func runArguments(_ job: TakenJob, ran: Duration, prefix: Bool) -> [String] {
+        let seconds = ran.inSeconds
+        return (prefix ? [keys.prefix] : []) + [job.queue, job.function, JobMetrics.bucketLabel(of: seconds), String(seconds)]
+    }
+
+    /// Stores the error and counts the run (it took `ran`); with `retryAt` (Unix seconds) the
+    /// job waits in `scheduled` as `retrying`, else it ends `failed`, goes on the failed list
+    /// and waiters are notified.
+    public func fail(
+        _ job: TakenJob, worker: String, error: JSONValue, retryAt: Double?, failureTTL: Duration, policy: DeliveryPolicy, ran: Duration
+    ) async throws -> FailOutcome {
         let reply = try await redis.run(
             JobScripts.fail, keys: [keys.job(job.id), keys.active(worker), keys.scheduled, keys.worker(worker)],
-            arguments: [job.id, error.jsonText, retryAt.map { String($0) } ?? "", job.lease] + policyArguments(policy, failureTTL: failureTTL))
+            arguments: [job.id, error.jsonText, retryAt.map { String($0) } ?? "", job.lease] + policyArguments(policy, failureTTL: failureTTL)
+                + runArguments(job, ran: ran, prefix: false))
         switch reply.int {
         case 1: return .retrying
         case 2: return .failed

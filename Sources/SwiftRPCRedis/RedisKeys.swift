@@ -9,6 +9,8 @@ public struct RedisKeys: Sendable {
         self.workers = "\(prefix):workers"
         self.scheduled = "\(prefix):scheduled"
         self.completions = "\(prefix):completions"
+        self.jobCounts = "\(prefix):metrics:jobs"
+        self.jobDurations = "\(prefix):metrics:durations"
     }
 
     /// List of queued job ids; producers LPUSH, workers take from the right (FIFO).
@@ -29,4 +31,9 @@ public struct RedisKeys: Sendable {
     public func failed(_ queue: String) -> String { "\(prefix):failed:\(queue)" }
     /// Pub/sub channel: `"{id} finished"` or `"{id} failed"` when a job ends.
     public let completions: String
+    /// Hash of every worker's job outcomes, `"{outcome} {queue} {func}"` → count (SPEC §10).
+    public let jobCounts: String
+    /// Hash of job run times by function: `"{le} {func}"` → runs that fell in that bucket of
+    /// `JobMetrics.bucketLabels` (not cumulative), and `"sum {func}"` → seconds.
+    public let jobDurations: String
 }

@@ -105,21 +105,30 @@ extension Dispatcher {
         }
     }
 
-    /// The queue lengths and job counts for `/metrics`, in Prometheus text (empty while Redis is away).
+    /// The whole system's jobs for `/metrics` (SPEC §10), in Prometheus text: what every worker
+    /// recorded in Redis, so any front reports the same. Empty while Redis is away.
     func jobMetrics() async -> String {
-        guard let jobs else { return "" }
-        var lines: [String] = []
-        if let stats = try? await jobs.queueStats() {
-            lines.append("# TYPE swiftrpc_queue_length gauge")
-            lines += stats.map { "swiftrpc_queue_length{queue=\"\($0.name)\"} \($0.length)" }
-            lines.append("# TYPE swiftrpc_queue_active gauge")
-            lines += stats.map { "swiftrpc_queue_active{queue=\"\($0.name)\"} \($0.active)" }
+        guard let jobs, let metrics = try? await jobs.jobMetrics() else { return "" }
+        var lines = ["# HELP swiftrpc_jobs_total Job deliveries by how they ended, counted by every worker.", "# TYPE swiftrpc_jobs_total counter"]
+        lines += metrics.outcomes.map {
+            "swiftrpc_jobs_total{queue=\"\($0.queue)\",func=\"\($0.function)\",outcome=\"\($0.outcome)\"} \($0.count)"
         }
-        let completed = jobs.completedJobs
-        lines += [
-            "# TYPE swiftrpc_jobs_finished_total counter", "swiftrpc_jobs_finished_total \(completed.finished)",
-            "# TYPE swiftrpc_jobs_failed_total counter", "swiftrpc_jobs_failed_total \(completed.failed)",
-        ]
+        lines += ["# HELP swiftrpc_job_duration_seconds How long jobs ran, by function.", "# TYPE swiftrpc_job_duration_seconds histogram"]
+        for durations in metrics.durations {
+            let function = durations.function
+            var runs = 0
+            for (label, inBucket) in zip(JobMetrics.bucketLabels, durations.runsPerBucket) {
+                runs += inBucket
+                lines.append("swiftrpc_job_duration_seconds_bucket{func=\"\(function)\",le=\"\(label)\"} \(runs)")
+            }
+            lines.append("swiftrpc_job_duration_seconds_sum{func=\"\(function)\"} \(durations.totalSeconds)")
+            lines.append("swiftrpc_job_duration_seconds_count{func=\"\(function)\"} \(runs)")
+        }
+        lines += ["# HELP swiftrpc_queue_length Jobs waiting in each queue.", "# TYPE swiftrpc_queue_length gauge"]
+        lines += metrics.queues.map { "swiftrpc_queue_length{queue=\"\($0.name)\"} \($0.length)" }
+        lines += ["# HELP swiftrpc_queue_active Jobs of each queue that workers hold now.", "# TYPE swiftrpc_queue_active gauge"]
+        lines += metrics.queues.map { "swiftrpc_queue_active{queue=\"\($0.name)\"} \($0.active)" }
+        lines += ["# HELP swiftrpc_workers Live workers.", "# TYPE swiftrpc_workers gauge", "swiftrpc_workers \(metrics.workers)"]
         return lines.joined(separator: "\n") + "\n"
     }
 

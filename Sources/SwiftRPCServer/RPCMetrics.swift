@@ -2,7 +2,8 @@ import Metrics
 import Prometheus
 import SwiftRPC
 
-/// Prometheus series per function and mode: calls, errors (by code) and latency.
+/// This front's own Prometheus series per function and mode (SPEC §10): calls by outcome code
+/// (`ok` or the error's code) and latency.
 /// Series exist only for registered functions, so unknown names cannot grow the label set.
 public final class RPCMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
@@ -13,19 +14,22 @@ public final class RPCMetrics: Sendable {
     struct Series: Sendable {
         let function: String
         let mode: String
-        let calls: Metrics.Counter
+        let succeeded: Metrics.Counter
         let latency: Metrics.Timer
         let factory: PrometheusMetricsFactory
 
         /// Records one finished call.
         func record(duration: Duration, errorCode: String?) {
-            calls.increment()
             latency.recordInterval(duration)
             if let errorCode {
-                Metrics.Counter(
-                    label: "swiftrpc_call_errors_total", dimensions: [("function", function), ("mode", mode), ("code", errorCode)], factory: factory
-                ).increment()
+                Metrics.Counter(label: "swiftrpc_calls_total", dimensions: Self.dimensions(function, mode, code: errorCode), factory: factory).increment()
+            } else {
+                succeeded.increment()
             }
+        }
+
+        static func dimensions(_ function: String, _ mode: String, code: String) -> [(String, String)] {
+            [("func", function), ("mode", mode), ("code", code)]
         }
     }
 
@@ -42,11 +46,10 @@ public final class RPCMetrics: Sendable {
 
     /// The series of one function, created (at zero) when it is registered.
     func series(function: String, mode: Mode) -> Series {
-        let dimensions = [("function", function), ("mode", mode.rawValue)]
-        return Series(
+        Series(
             function: function, mode: mode.rawValue,
-            calls: Metrics.Counter(label: "swiftrpc_calls_total", dimensions: dimensions, factory: factory),
-            latency: Metrics.Timer(label: "swiftrpc_call_duration_seconds", dimensions: dimensions, factory: factory),
+            succeeded: Metrics.Counter(label: "swiftrpc_calls_total", dimensions: Series.dimensions(function, mode.rawValue, code: "ok"), factory: factory),
+            latency: Metrics.Timer(label: "swiftrpc_call_duration_seconds", dimensions: [("func", function), ("mode", mode.rawValue)], factory: factory),
             factory: factory)
     }
 

@@ -44,7 +44,7 @@ struct JobRunner: Sendable {
         switch outcome {
         case .success(let value):
             let recorded = await record(job, logger: logger) {
-                try await jobs.finish(job, worker: worker, result: value, resultTTL: options.resultTTL)
+                try await jobs.finish(job, worker: worker, result: value, resultTTL: options.resultTTL, ran: elapsed)
             }
             switch recorded {
             case true?: logger.info("job finished", metadata: ["duration": "\(elapsed)"])
@@ -58,7 +58,7 @@ struct JobRunner: Sendable {
             let recorded = await record(job, logger: logger) {
                 try await jobs.fail(
                     job, worker: worker, error: ["code": .string(code), "message": .string(error.message)],
-                    retryAt: retry ? Timestamp.now() + backoff.inSeconds : nil, failureTTL: options.failureTTL, policy: policy)
+                    retryAt: retry ? Timestamp.now() + backoff.inSeconds : nil, failureTTL: options.failureTTL, policy: policy, ran: elapsed)
             }
             switch recorded {
             case .retrying?: logger.warning("job failed; retrying", metadata: ["error": "\(error.message)", "backoff": "\(backoff)"])

@@ -64,21 +64,57 @@ struct LeaseTests {
             #expect(second.lease != first.lease)
             #expect(second.attempts == 2)
             // The first delivery wakes up: its finish, failure and requeue all change nothing.
-            #expect(try await !jobs.finish(first, worker: "a", result: "stale", resultTTL: .seconds(60)))
-            #expect(try await jobs.fail(first, worker: "a", error: "stale", retryAt: nil, failureTTL: .seconds(60), policy: policy) == .leaseLost)
-            #expect(try await jobs.fail(first, worker: "a", error: "stale", retryAt: Timestamp.now(), failureTTL: .seconds(60), policy: policy) == .leaseLost)
+            #expect(try await !jobs.finish(first, worker: "a", result: "stale", resultTTL: .seconds(60), ran: .zero))
+            #expect(try await jobs.fail(first, worker: "a", error: "stale", retryAt: nil, failureTTL: .seconds(60), policy: policy, ran: .zero) == .leaseLost)
+            #expect(try await jobs.fail(first, worker: "a", error: "stale", retryAt: Timestamp.now(), failureTTL: .seconds(60), policy: policy, ran: .zero) == .leaseLost)
             #expect(try await !jobs.requeue(first, worker: "a"))
             let during = try #require(try await jobs.job(id: "j1"))
             #expect(during.status == .started && during.fields["worker"] == "b" && during.result == nil)
             #expect(try await jobs.redis.llen(jobs.keys.queue("q")) == 0)
             #expect(try await jobs.redis.send(["ZCARD", jobs.keys.scheduled]).int == 0)
 
-            #expect(try await jobs.finish(second, worker: "b", result: "fresh", resultTTL: .seconds(60)))
+            #expect(try await jobs.finish(second, worker: "b", result: "fresh", resultTTL: .seconds(60), ran: .zero))
             let done = try #require(try await jobs.job(id: "j1"))
             #expect(done.status == .finished && done.result == "fresh" && done.fields["lease"] == nil)
             // And after the end, the old delivery still cannot write.
-            #expect(try await !jobs.finish(first, worker: "a", result: "stale", resultTTL: .seconds(60)))
+            #expect(try await !jobs.finish(first, worker: "a", result: "stale", resultTTL: .seconds(60), ran: .zero))
             #expect(try await jobs.job(id: "j1")?.result == "fresh")
+        }
+    }
+
+    @Test func everyDeliveryIsCountedOnceInTheSystemsMetrics() async throws {
+        try await withQueue { jobs in
+            #expect(try await jobs.register(info("a"), ttl: .seconds(30)))
+            #expect(try await jobs.register(info("b"), ttl: .seconds(30)))
+            for id in ["finishes", "retries", "fails", "is-lost"] { try await enqueue(jobs, id) }
+            let finishes = try await takeOne(jobs, as: "a")
+            #expect(try await jobs.finish(finishes, worker: "a", result: 1, resultTTL: .seconds(60), ran: .milliseconds(3)))
+            let retries = try await takeOne(jobs, as: "a")
+            #expect(try await jobs.fail(retries, worker: "a", error: "x", retryAt: Timestamp.now() + 60, failureTTL: .seconds(60), policy: policy, ran: .seconds(2)) == .retrying)
+            let fails = try await takeOne(jobs, as: "a")
+            #expect(try await jobs.fail(fails, worker: "a", error: "x", retryAt: nil, failureTTL: .seconds(60), policy: policy, ran: .zero) == .failed)
+            let lost = try await takeOne(jobs, as: "a")
+            #expect(lost.id == "is-lost")
+            #expect(try await declareDead(jobs, "a") == 1)  // lost once: its worker died
+            let again = try await takeOne(jobs, as: "b")
+            #expect(try await jobs.requeue(again, worker: "b"))  // lost twice: the grace period ended
+            // A late answer from a lost delivery counts nothing.
+            #expect(try await !jobs.finish(lost, worker: "a", result: 1, resultTTL: .seconds(60), ran: .zero))
+
+            let metrics = try await jobs.jobMetrics()
+            #expect(metrics.workers == 1)
+            #expect(metrics.queues == [QueueStats(name: "q", length: 1, active: 0)])
+            #expect(metrics.outcomes.map { "\($0.outcome) \($0.queue) \($0.function) \($0.count)" } == [
+                "failed q f 1", "finished q f 1", "lost q f 2", "retried q f 1",
+            ])
+            let durations = try #require(metrics.durations.first)
+            #expect(metrics.durations.count == 1 && durations.function == "f")
+            var expected = Array(repeating: 0, count: JobMetrics.bucketLabels.count)
+            expected[JobMetrics.bucketLabels.firstIndex(of: "0.001")!] = 1  // ran 0 s
+            expected[JobMetrics.bucketLabels.firstIndex(of: "0.005")!] = 1  // 3 ms
+            expected[JobMetrics.bucketLabels.firstIndex(of: "2.5")!] = 1  // 2 s
+            #expect(durations.runsPerBucket == expected)
+            #expect(abs(durations.totalSeconds - 2.003) < 1e-9)
         }
     }
 
@@ -89,7 +125,7 @@ struct LeaseTests {
             try await enqueue(jobs, "j2")
             let j1 = try await takeOne(jobs, as: "a")
             let j2 = try await takeOne(jobs, as: "a")
-            #expect(try await jobs.finish(j1, worker: "a", result: 1, resultTTL: .seconds(60)))
+            #expect(try await jobs.finish(j1, worker: "a", result: 1, resultTTL: .seconds(60), ran: .zero))
             #expect(try await !jobs.requeue(j1, worker: "a"))  // ended
             #expect(try await jobs.requeue(j2, worker: "a"))
             #expect(try await !jobs.requeue(j2, worker: "a"))  // exactly once
@@ -104,7 +140,7 @@ struct LeaseTests {
             #expect(try await jobs.register(info("a"), ttl: .seconds(30)))
             try await enqueue(jobs, "done")
             let done = try await takeOne(jobs, as: "a")
-            #expect(try await jobs.finish(done, worker: "a", result: 1, resultTTL: .seconds(60)))
+            #expect(try await jobs.finish(done, worker: "a", result: 1, resultTTL: .seconds(60), ran: .zero))
             // A stray copy of an ended job's id, and a queued job whose hash somehow has a TTL.
             try await jobs.redis.lpush(jobs.keys.queue("q"), "done")
             try await enqueue(jobs, "ttl")
@@ -201,7 +237,7 @@ struct LeaseTests {
             for index in 1...5 {
                 try await enqueue(jobs, "f\(index)")
                 let taken = try await takeOne(jobs, as: "a")
-                #expect(try await jobs.fail(taken, worker: "a", error: "boom", retryAt: nil, failureTTL: .seconds(600), policy: policy) == .failed)
+                #expect(try await jobs.fail(taken, worker: "a", error: "boom", retryAt: nil, failureTTL: .seconds(600), policy: policy, ran: .zero) == .failed)
             }
             // failed_max = 3: the newest three.
             #expect(try await jobs.redis.send(["LRANGE", jobs.keys.failed("q"), "0", "-1"]) == .array(["f5", "f4", "f3"].map(RESPValue.bulkString)))

@@ -207,6 +207,7 @@ struct ServerTests {
     @Test func builtInRoutes() async throws {
         try await withServer { port, _ in
             _ = try await httpRequest(port: port, path: "/add", body: #"{"args": [1, 2]}"#)
+            _ = try await httpRequest(port: port, path: "/add", body: #"{"args": [1]}"#)
             let functions = try await httpRequest(port: port, method: "GET", path: "/functions")
             let add = functions.json?["functions"].flatMap { list -> JSONValue? in
                 guard case .array(let entries) = list else { return nil }
@@ -217,7 +218,9 @@ struct ServerTests {
             #expect(routes.response?.jsonText.contains("\"test_block\"") == true)
             let metrics = try await httpRequest(port: port, method: "GET", path: "/metrics")
             #expect(metrics.header("content-type")?.hasPrefix("text/plain") == true)
-            #expect(metrics.text.contains(#"swiftrpc_calls_total{function="add",mode="sync"} 1"#))
+            #expect(metrics.text.contains(#"swiftrpc_calls_total{func="add",mode="sync",code="ok"} 1"#))
+            #expect(metrics.text.contains(#"swiftrpc_calls_total{func="add",mode="sync",code="invalid_arguments"} 1"#))
+            #expect(metrics.text.contains(#"swiftrpc_call_duration_seconds_count{func="add",mode="sync"} 2"#))
             let health = try await httpRequest(port: port, method: "GET", path: "/healthz")
             #expect(health.json == ["status": "ok"])
         }
