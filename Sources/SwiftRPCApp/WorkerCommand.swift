@@ -1,10 +1,14 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import NIOHTTP1
+import Prometheus
 import Redis
 import ServiceLifecycle
 import SwiftRPC
 import SwiftRPCRedis
+import SwiftRPCServer
 import SwiftRPCWorker
 import UnixSignals
 
@@ -27,6 +31,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "redis://[:password@]host:port[/db] (default: $SWIFTRPC_REDIS_URL, else redis://127.0.0.1:6379/0).")
     var redis: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
+    @Option(help: "Serve this worker's own /metrics and /healthz on this port (0: a free one).") var metricsPort: Int?
+    @Option(help: "The address --metrics-port listens on.") var metricsHost = "127.0.0.1"
 
     func validate() throws {
         let names = queues.split(separator: ",").map(String.init)
@@ -42,6 +48,7 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         guard maxDeliveries >= 1 else { throw ValidationError("--max-deliveries must be at least 1") }
         guard failedMax >= 1 else { throw ValidationError("--failed-max must be at least 1") }
+        if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be from 0 to 65535") }
     }
 
     func run() async throws {
@@ -67,10 +74,32 @@ struct WorkerCommand: AsyncParsableCommand {
             logger: logger)
         let mqFunctions = registry.functions.filter { $0.mode == .mq }.map(\.name)
         logger.info("\(SwiftRPCApp.name) worker \(worker.id) starting", metadata: ["functions": "\(mqFunctions.joined(separator: ","))"])
-        let group = ServiceGroup(
-            configuration: .init(services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)]
+        if let metricsPort {
+            services.append(.init(service: operationsServer(port: metricsPort, worker: worker.id, client: client, logger: logger)))
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await client.shutdown()
     }
-}
 
+    /// `--metrics-port`: the worker's own series (swift-metrics through swift-prometheus) and
+    /// its health (503 while Redis does not answer).
+    private func operationsServer(port: Int, worker: String, client: RedisClient, logger: Logger) -> OperationsServer {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = JobMetrics.durationBuckets.map { .nanoseconds(Int64($0 * 1e9)) }
+        MetricsSystem.bootstrap(factory)
+        return OperationsServer(
+            host: metricsHost, port: port,
+            routes: [
+                "/metrics": { .init(contentType: "text/plain; version=0.0.4", body: registry.emitToString()) },
+                "/healthz": {
+                    let up = (try? await client.ping()) != nil
+                    let body: JSONValue = ["status": up ? "ok" : "degraded", "redis": up ? "up" : "down", "worker": .string(worker)]
+                    return .init(status: up ? .ok : .serviceUnavailable, contentType: "application/json", body: body.jsonText)
+                },
+            ],
+            logger: logger)
+    }
+}

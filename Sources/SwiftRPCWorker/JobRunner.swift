@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
 import Redis
@@ -47,8 +48,10 @@ struct JobRunner: Sendable {
                 try await jobs.finish(job, worker: worker, result: value, resultTTL: options.resultTTL, ran: elapsed)
             }
             switch recorded {
-            case true?: logger.info("job finished", metadata: ["duration": "\(elapsed)"])
-            case false?: logLeaseLost(logger)
+            case true?:
+                logger.info("job finished", metadata: ["duration": "\(elapsed)"])
+                count(job, "finished", ran: elapsed)
+            case false?: logLeaseLost(job, logger)
             case nil: break
             }
         case .failure(let error):
@@ -61,9 +64,13 @@ struct JobRunner: Sendable {
                     retryAt: retry ? Timestamp.now() + backoff.inSeconds : nil, failureTTL: options.failureTTL, policy: policy, ran: elapsed)
             }
             switch recorded {
-            case .retrying?: logger.warning("job failed; retrying", metadata: ["error": "\(error.message)", "backoff": "\(backoff)"])
-            case .failed?: logger.error("job failed", metadata: ["error": "\(error.message)", "duration": "\(elapsed)"])
-            case .leaseLost?: logLeaseLost(logger)
+            case .retrying?:
+                logger.warning("job failed; retrying", metadata: ["error": "\(error.message)", "backoff": "\(backoff)"])
+                count(job, "retried", ran: elapsed)
+            case .failed?:
+                logger.error("job failed", metadata: ["error": "\(error.message)", "duration": "\(elapsed)"])
+                count(job, "failed", ran: elapsed)
+            case .leaseLost?: logLeaseLost(job, logger)
             case nil: break
             }
         }
@@ -84,14 +91,23 @@ struct JobRunner: Sendable {
                 metadata: ["delivery": "\(job.attempts)/\(policy.maxDeliveries)", "delay": "\(unknownFunctionDelay)"])
         case .failed?:
             logger.error("no MQ function of that name in any worker that took the job; it failed", metadata: ["deliveries": "\(job.attempts)"])
-        case .leaseLost?: logLeaseLost(logger)
+            count(job, "failed", ran: nil)
+        case .leaseLost?: logLeaseLost(job, logger)
         case nil: break
         }
     }
 
-    private func logLeaseLost(_ logger: Logger) {
+    private func logLeaseLost(_ job: TakenJob, _ logger: Logger) {
         logger.warning(
             "outcome dropped: this delivery no longer holds the job (the worker was silent past the heartbeat TTL, or its grace period ended)")
+        count(job, "lost", ran: nil)
+    }
+
+    /// This process's own series, through swift-metrics (a no-op unless the app bootstraps a
+    /// factory, as `--metrics-port` does). The system's counts are kept by the scripts in Redis.
+    private func count(_ job: TakenJob, _ outcome: String, ran: Duration?) {
+        Counter(label: "swiftrpc_worker_jobs_total", dimensions: [("queue", job.queue), ("func", job.function), ("outcome", outcome)]).increment()
+        if let ran { Timer(label: "swiftrpc_worker_job_duration_seconds", dimensions: [("func", job.function)]).recordSeconds(ran.inSeconds) }
     }
 
     /// Runs the function under its timeout. At the deadline the delivery ends with `timeout`

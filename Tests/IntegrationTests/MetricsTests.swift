@@ -50,4 +50,31 @@ struct MetricsTests {
             #expect(!metrics.text.contains(#"outcome="failed""#))
         }
     }
+
+    @Test(.timeLimit(.minutes(2))) func aWorkerServesItsOwnMetricsAndHealthOnItsMetricsPort() async throws {
+        try await Stack.with(front: false) { stack in
+            let port = try freePort()
+            try await stack.startWorker(["--metrics-port", String(port)])
+            let jobs = RedisJobQueue(redis: stack.client, logger: Logger(label: "metrics-tests"))
+            for (id, function, arguments) in [("ok-1", "test_mq", [1, 2]), ("ok-2", "test_mq", [3, 4]), ("bad", "fail_mq", ["no"] as [JSONValue])] {
+                _ = try await jobs.enqueue(
+                    EnqueueRequest(id: id, function: function, queue: "default", positional: arguments, keywords: JSONObject(), maxAttempts: 1))
+            }
+            for id in ["ok-1", "ok-2", "bad"] {
+                for _ in 0..<200 where try await jobs.job(id: id)?.status?.isTerminal != true { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            let metrics = try await httpRequest(port: port, method: "GET", path: "/metrics")
+            #expect(metrics.status == 200)
+            #expect(metrics.text.contains(#"swiftrpc_worker_jobs_total{queue="default",func="test_mq",outcome="finished"} 2"#))
+            #expect(metrics.text.contains(#"swiftrpc_worker_jobs_total{queue="default",func="fail_mq",outcome="failed"} 1"#))
+            #expect(metrics.text.contains(#"swiftrpc_worker_job_duration_seconds_count{func="test_mq"} 2"#))
+            #expect(try await httpRequest(port: port, method: "GET", path: "/nothing").status == 404)
+
+            let health = try await httpRequest(port: port, method: "GET", path: "/healthz")
+            #expect(health.status == 200 && health.json?["redis"] == "up")
+            await stack.redis.kill()
+            let down = try await httpRequest(port: port, method: "GET", path: "/healthz")
+            #expect(down.status == 503 && down.json?["status"] == "degraded" && down.json?["redis"] == "down")
+        }
+    }
 }
