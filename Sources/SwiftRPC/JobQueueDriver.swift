@@ -150,6 +150,60 @@ public struct JobMetrics: Sendable, Equatable {
     }
 }
 
+/// What the dashboard shows (SPEC §10): every known queue with its counts and newest jobs, and
+/// the live workers.
+public struct QueueOverview: Sendable {
+    public struct Queue: Sendable {
+        public var name: String
+        public var length: Int
+        /// Jobs of this queue that workers hold now.
+        public var active: Int
+        /// Delayed jobs and jobs waiting out a retry backoff.
+        public var scheduled: Int
+        /// Ids on its failed list.
+        public var failed: Int
+        /// Its newest jobs, queued, running or recently ended, newest enqueued first.
+        public var recent: [JobRecord]
+
+        public init(name: String, length: Int, active: Int, scheduled: Int, failed: Int, recent: [JobRecord]) {
+            self.name = name
+            self.length = length
+            self.active = active
+            self.scheduled = scheduled
+            self.failed = failed
+            self.recent = recent
+        }
+    }
+
+    public struct Worker: Sendable {
+        public var id: String
+        public var host: String
+        public var pid: String
+        public var queues: String
+        /// The ids of the jobs it holds.
+        public var currentJobs: [String]
+        /// Its last heartbeat, as written in its hash.
+        public var heartbeatAt: String
+
+        public init(id: String, host: String, pid: String, queues: String, currentJobs: [String], heartbeatAt: String) {
+            self.id = id
+            self.host = host
+            self.pid = pid
+            self.queues = queues
+            self.currentJobs = currentJobs
+            self.heartbeatAt = heartbeatAt
+        }
+    }
+
+    public var queues: [Queue]
+    public var workers: [Worker]
+
+    public init(queues: [Queue], workers: [Worker]) {
+        self.queues = queues
+        self.workers = workers
+    }
+}
+
 /// What the front needs from the job store behind MQ functions. `RedisJobQueue` is the
 /// production implementation.
 ///
@@ -171,4 +225,13 @@ public protocol JobQueueDriver: Sendable {
     func enqueueAndWait(_ request: EnqueueRequest, timeout: Duration, on eventLoop: any EventLoop) -> EventLoopFuture<(EnqueueResult, JobRecord?)>
     /// The whole system's queues, workers and job outcomes, for `/metrics`.
     func jobMetrics() async throws -> JobMetrics
+    /// The dashboard's view, with up to `recentJobs` jobs per queue.
+    func overview(recentJobs: Int) async throws -> QueueOverview
+    /// Failed jobs, newest first, of one queue or of every known queue.
+    func failedJobs(queue: String?) async throws -> [JobRecord]
+    /// Takes a job off its failed list and queues it again; `false` when it is not on one.
+    func retryFailed(job id: String) async throws -> Bool
+    /// Deletes a failed job: its hash and its place on the failed list. `false` (nothing
+    /// deleted) when no failed job has that id.
+    func deleteFailed(job id: String) async throws -> Bool
 }

@@ -12,7 +12,10 @@ import Redis
 enum JobScripts {
     /// Every script, for a start-up check that they all compile.
     static var all: [RedisScript] {
-        [enqueue, take, start, finish, fail, deferJob, promote, recover, sweep, requeue, register, heartbeat, deregister, retryFailed, purgeFailed, trimFailed]
+        [
+            enqueue, take, start, finish, fail, deferJob, promote, recover, sweep, requeue, register, heartbeat, deregister, retryFailed,
+            deleteFailed, purgeFailed, trimFailed,
+        ]
     }
 
     /// KEYS: job, queue list, queues set, scheduled. ARGV: id, func, queue, args, kwargs,
@@ -48,14 +51,20 @@ enum JobScripts {
         """
 
     /// Every worker's job outcomes and run times, kept in Redis so that any front's `/metrics`
-    /// counts the whole system (SPEC §10): `{prefix}:metrics:jobs` and `{prefix}:metrics:durations`.
+    /// counts the whole system (SPEC §10): `{prefix}:metrics:jobs` and `{prefix}:metrics:durations`;
+    /// and each queue's recently ended jobs for the dashboard, `{prefix}:recent:{queue}`.
     private static let counting = """
+        local function note_ended(prefix, queue, id)
+          local key = prefix .. ':recent:' .. queue
+          -- Trimmed to 100 once it reaches 150: one command per job instead of two.
+          if redis.call('LPUSH', key, id) >= 150 then redis.call('LTRIM', key, 0, 99) end
+        end
         local function count_outcome(prefix, outcome, queue, func)
           redis.call('HINCRBY', prefix .. ':metrics:jobs', outcome .. ' ' .. queue .. ' ' .. func, 1)
         end
-        local function count_run(prefix, func, bucket, seconds)
+        local function count_run(prefix, func, bucket, microseconds)
           redis.call('HINCRBY', prefix .. ':metrics:durations', bucket .. ' ' .. func, 1)
-          redis.call('HINCRBYFLOAT', prefix .. ':metrics:durations', 'sum ' .. func, seconds)
+          redis.call('HINCRBY', prefix .. ':metrics:durations', 'sum_us ' .. func, microseconds)
         end
         """
 
@@ -68,6 +77,7 @@ enum JobScripts {
           local f = redis.call('HMGET', jkey, 'queue', 'func')
           local queue = f[1]
           count_outcome(p.prefix, 'failed', queue, f[2] or '')
+          note_ended(p.prefix, queue, id)
           redis.call('HSET', jkey, 'status', 'failed', 'error', err, 'ended_at', not_before(p.now, jkey, 'started_at'))
           redis.call('HDEL', jkey, 'lease')
           redis.call('EXPIRE', jkey, p.failure_ttl)
@@ -173,13 +183,14 @@ enum JobScripts {
         """
 
     /// KEYS: job, active list, worker hash. ARGV: id, result, ended_at, result_ttl, channel, lease,
-    /// prefix, queue, func, duration bucket, seconds run.
+    /// prefix, queue, func, duration bucket, microseconds run.
     /// Returns 1, or 0 when the delivery no longer holds the job (nothing is written).
     static let finish = RedisScript(
         notBefore + "\n" + counting + "\n" + holds + "\n" + """
         if not holds(KEYS[1], KEYS[2], ARGV[1], ARGV[6]) then return 0 end
         count_outcome(ARGV[7], 'finished', ARGV[8], ARGV[9])
         count_run(ARGV[7], ARGV[9], ARGV[10], ARGV[11])
+        note_ended(ARGV[7], ARGV[8], ARGV[1])
         redis.call('HSET', KEYS[1], 'status', 'finished', 'result', ARGV[2], 'ended_at', not_before(ARGV[3], KEYS[1], 'started_at'))
         redis.call('HDEL', KEYS[1], 'error', 'lease')
         redis.call('EXPIRE', KEYS[1], ARGV[4])
@@ -190,7 +201,7 @@ enum JobScripts {
 
     /// KEYS: job, active list, scheduled, worker hash. ARGV: id, error, retry due time ("" when
     /// no retry is left), lease, then the policy (ARGV[5...11]), then queue, func, duration
-    /// bucket, seconds run. Returns 1 when scheduled for a retry, 2 when failed for good, 0
+    /// bucket, microseconds run. Returns 1 when scheduled for a retry, 2 when failed for good, 0
     /// when the delivery no longer holds the job (nothing is written).
     static let fail = RedisScript(
         failForGood + "\n" + holds + "\n" + policy(from: 5) + "\n" + """
@@ -339,6 +350,16 @@ enum JobScripts {
         redis.call('HSET', KEYS[2], 'status', 'queued', 'attempts', '0')
         redis.call('HDEL', KEYS[2], 'error', 'ended_at', 'started_at', 'worker', 'result', 'lease')
         redis.call('LPUSH', ARGV[2] .. ':queue:' .. queue, ARGV[1])
+        return 1
+        """)
+
+    /// KEYS: failed list, job. ARGV: id. Deletes a failed job's hash and takes it off the
+    /// failed list; returns 0 (nothing deleted) when the job is not `failed`.
+    static let deleteFailed = RedisScript(
+        """
+        if redis.call('HGET', KEYS[2], 'status') ~= 'failed' then return 0 end
+        redis.call('LREM', KEYS[1], 0, ARGV[1])
+        redis.call('DEL', KEYS[2])
         return 1
         """)
 

@@ -46,6 +46,45 @@ extension RedisJobQueue {
         return try await redis.run(JobScripts.retryFailed, keys: [keys.failed(record.queue), keys.job(id)], arguments: [id, keys.prefix]).int == 1
     }
 
+    public func deleteFailed(job id: String) async throws -> Bool {
+        guard let record = try await job(id: id) else { return false }
+        return try await redis.run(JobScripts.deleteFailed, keys: [keys.failed(record.queue), keys.job(id)], arguments: [id]).int == 1
+    }
+
+    public func overview(recentJobs: Int) async throws -> QueueOverview {
+        let queues = try await queueStats()
+        let workers = try await workers()
+        let scheduled = (try await redis.send(["ZRANGE", keys.scheduled, "0", "9999"]).array ?? []).compactMap(\.string)
+        // Per queue: its failed count, its newest queued ids and its recently ended ids.
+        let newest = String(max(0, recentJobs - 1))
+        let perQueue = try await redis.pipeline(
+            queues.flatMap { [["LLEN", keys.failed($0.name)], ["LRANGE", keys.queue($0.name), "0", newest], ["LRANGE", keys.recent($0.name), "0", newest]] })
+        let scheduledQueues = try await redis.pipeline(scheduled.map { ["HGET", keys.job($0), "queue"] })
+        var scheduledByQueue: [String: Int] = [:]
+        for queue in scheduledQueues.compactMap(\.string) { scheduledByQueue[queue, default: 0] += 1 }
+        // One read of every job shown: those listed above and those the workers hold.
+        var ids = perQueue.enumerated().filter { $0.offset % 3 != 0 }.flatMap { $0.element.array ?? [] }.compactMap(\.string)
+        ids += workers.flatMap(\.currentJobs)
+        ids = Array(Set(ids))
+        let records = try await redis.pipeline(ids.map { ["HGETALL", keys.job($0)] }).compactMap { reply -> JobRecord? in
+            guard let fields = reply.fields, !fields.isEmpty else { return nil }  // ended and expired meanwhile
+            return JobRecord(fields: fields)
+        }
+        let recordsByQueue = Dictionary(grouping: records, by: \.queue)
+        return QueueOverview(
+            queues: queues.enumerated().map { index, queue in
+                QueueOverview.Queue(
+                    name: queue.name, length: queue.length, active: queue.active, scheduled: scheduledByQueue[queue.name] ?? 0,
+                    failed: perQueue[3 * index].int ?? 0,
+                    recent: Array((recordsByQueue[queue.name] ?? []).sorted { ($0.fields["enqueued_at"] ?? "") > ($1.fields["enqueued_at"] ?? "") }.prefix(recentJobs)))
+            },
+            workers: workers.map {
+                QueueOverview.Worker(
+                    id: $0.id, host: $0.fields["host"] ?? "", pid: $0.fields["pid"] ?? "", queues: $0.fields["queues"] ?? "",
+                    currentJobs: $0.currentJobs, heartbeatAt: $0.fields["heartbeat_at"] ?? "")
+            })
+    }
+
     /// Deletes the failed lists of one queue or of all, and the hashes of their ids that are
     /// still failed jobs (never a live job that reused an expired id); returns how many hashes.
     public func purgeFailed(queue: String?) async throws -> Int {

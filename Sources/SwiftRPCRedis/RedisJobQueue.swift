@@ -131,7 +131,7 @@ public final class RedisJobQueue: JobQueueDriver, Service {
     public func jobMetrics() async throws -> JobMetrics {
         let queues = try await queueStats()
         let replies = try await redis.pipeline([["SCARD", keys.workers], ["HGETALL", keys.jobCounts], ["HGETALL", keys.jobDurations]])
-        // Fields are "{outcome} {queue} {func}" and "{le} {func}" / "sum {func}". Only valid
+        // Fields are "{outcome} {queue} {func}" and "{le} {func}" / "sum_us {func}". Only valid
         // names are read, so they go into Prometheus labels as they are.
         let outcomes = (replies[1].fields ?? [:]).compactMap { field, count -> JobMetrics.Outcomes? in
             let parts = field.split(separator: " ")
@@ -145,8 +145,8 @@ public final class RedisJobQueue: JobQueueDriver, Service {
             let function = String(parts[1])
             var entry = durations[function]
                 ?? JobMetrics.Durations(function: function, runsPerBucket: Array(repeating: 0, count: JobMetrics.bucketLabels.count), totalSeconds: 0)
-            if parts[0] == "sum" {
-                entry.totalSeconds = Double(value) ?? 0
+            if parts[0] == "sum_us" {
+                entry.totalSeconds = (Double(value) ?? 0) / 1e6
             } else if let bucket = JobMetrics.bucketLabels.firstIndex(where: { $0 == parts[0] }) {
                 entry.runsPerBucket[bucket] = Int(value) ?? 0
             }

@@ -29,11 +29,13 @@ public struct RedisKeys: Sendable {
     public let scheduled: String
     /// List of the ids of jobs that failed for good.
     public func failed(_ queue: String) -> String { "\(prefix):failed:\(queue)" }
+    /// List of the ids of a queue's jobs that ended most recently, newest first: trimmed to 100 when it reaches 150.
+    public func recent(_ queue: String) -> String { "\(prefix):recent:\(queue)" }
     /// Pub/sub channel: `"{id} finished"` or `"{id} failed"` when a job ends.
     public let completions: String
     /// Hash of every worker's job outcomes, `"{outcome} {queue} {func}"` → count (SPEC §10).
     public let jobCounts: String
     /// Hash of job run times by function: `"{le} {func}"` → runs that fell in that bucket of
-    /// `JobMetrics.bucketLabels` (not cumulative), and `"sum {func}"` → seconds.
+    /// `JobMetrics.bucketLabels` (not cumulative), and `"sum_us {func}"` → microseconds run.
     public let jobDurations: String
 }

@@ -137,6 +137,8 @@ struct HTTPRoutes: HTTPResponder {
             return onlyPOST(request) { SingleEndpointCodec.respond(to: request, dispatcher: dispatcher, on: eventLoop) }
         case _ where request.path.utf8.starts(with: "/jobs/".utf8):
             return jobRoute(request, on: eventLoop)
+        case "/dashboard", "/dashboard/", _ where request.path.utf8.starts(with: "/api/".utf8):
+            return Dashboard(dispatcher: dispatcher).respond(to: request, on: eventLoop)
         default:
             return callFunction(request, on: eventLoop)
         }

@@ -24,4 +24,13 @@ struct TimestampTests {
         let later = Timestamp.iso8601(Timestamp.now() + 1)
         #expect(earlier < later)
     }
+
+    @Test func aWrittenTimeReadsBack() {
+        for seconds in [0, 1_763_805_600.123, 951_782_400.5, 4_102_444_799.999] {
+            #expect(Timestamp.seconds(fromISO8601: Timestamp.iso8601(seconds)).map { abs($0 - seconds) < 0.001 } == true)
+        }
+        for text in ["", "2026-11-22T10:00:00Z", "2026-11-22 10:00:00.123Z", "2026-11-22T10:00:0x.123Z", "2026-11-22T10:00:00.123+"] {
+            #expect(Timestamp.seconds(fromISO8601: text) == nil)
+        }
+    }
 }

@@ -131,4 +131,9 @@ extension JSONValue {
         if case .int(let number) = self { return number }
         return nil
     }
+
+    public var arrayValue: [JSONValue]? {
+        if case .array(let elements) = self { return elements }
+        return nil
+    }
 }
