@@ -16,7 +16,7 @@ struct Dashboard {
         let path = request.path
         if !path.utf8.starts(with: "/api/".utf8) {
             guard request.method == .GET || request.method == .HEAD else { return .now(.error(RPCError(.methodNotAllowed, "\(path) answers GET only"))) }
-            return get(request, on: eventLoop) { jobs in
+            return withJobs(on: eventLoop) { jobs in
                 let overview = try await jobs.overview(recentJobs: Self.recentJobs)
                 let failed = try await jobs.failedJobs(queue: nil)
                 let live = Self.live(overview, failed: failed, now: Timestamp.now())
@@ -27,14 +27,14 @@ struct Dashboard {
         let parts = path.split(separator: "/")  // ["api", ...]
         switch (request.method, parts.count) {
         case (.GET, 2) where parts[1] == "overview":
-            return get(request, on: eventLoop) { jobs in .json(Self.json(try await jobs.overview(recentJobs: Self.recentJobs))) }
+            return withJobs(on: eventLoop) { jobs in .json(Self.json(try await jobs.overview(recentJobs: Self.recentJobs))) }
         case (.GET, 2) where parts[1] == "failed":
-            return get(request, on: eventLoop) { jobs in .json(["jobs": .array(try await jobs.failedJobs(queue: nil).map(\.json))]) }
+            return withJobs(on: eventLoop) { jobs in .json(["jobs": .array(try await jobs.failedJobs(queue: nil).map(\.json))]) }
         case (.POST, 4) where parts[1] == "failed" && (parts[3] == "retry" || parts[3] == "delete"):
             let id = String(parts[2])
             let retry = parts[3] == "retry"
             guard JobNames.isValidJobID(id) else { return .now(.error(RPCError(.unknownJob, "no failed job with id '\(id.prefix(64))'"))) }
-            return get(request, on: eventLoop) { jobs in
+            return withJobs(on: eventLoop) { jobs in
                 guard try await (retry ? jobs.retryFailed(job: id) : jobs.deleteFailed(job: id)) else {
                     return .error(RPCError(.unknownJob, "no failed job with id '\(id)'"))
                 }
@@ -50,7 +50,7 @@ struct Dashboard {
     }
 
     /// Runs `answer` against the job store; 503 when there is none or Redis does not answer.
-    private func get(_ request: RPCRequest, on eventLoop: any EventLoop, _ answer: @escaping @Sendable (any JobQueueDriver) async throws -> RPCResponse)
+    private func withJobs(on eventLoop: any EventLoop, _ answer: @escaping @Sendable (any JobQueueDriver) async throws -> RPCResponse)
         -> RPCReply
     {
         guard let jobs = dispatcher.jobs else { return .now(.error(.unavailable("this front has no job queue"))) }
