@@ -54,6 +54,16 @@ public enum IPAddress {
         if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF { return Array(bytes[12...]) }
         return bytes
     }
+
+    /// The usual text of 4 or 16 address bytes (`203.0.113.7`, `2001:db8::1`).
+    public static func text(_ bytes: [UInt8]) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let written = bytes.withUnsafeBytes { address in
+            inet_ntop(bytes.count == 4 ? AF_INET : AF_INET6, address.baseAddress, &buffer, socklen_t(buffer.count))
+        }
+        guard written != nil else { return "?" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 }
 
 /// The filters of SPEC §7, run before the route is looked up on every route but `/healthz`,
@@ -104,7 +114,7 @@ public struct AccessPolicy: Sendable {
                 return .refused(RPCError(.forbidden, "the client address cannot be determined"))
             }
             guard allowedNetworks.contains(where: { $0.contains(client) }) else {
-                return .refused(RPCError(.forbidden, "this client address is not allowed"))
+                return .refused(RPCError(.forbidden, "client address \(IPAddress.text(client)) is not allowed"))
             }
         }
         guard requiresAuthentication else { return .allowed }
@@ -126,7 +136,9 @@ public struct AccessPolicy: Sendable {
     public func check(peer: String?) -> RPCError? {
         guard let allowedNetworks else { return nil }
         guard let address = peer.flatMap(IPAddress.parse) else { return RPCError(.forbidden, "the client address cannot be determined") }
-        guard allowedNetworks.contains(where: { $0.contains(address) }) else { return RPCError(.forbidden, "this client address is not allowed") }
+        guard allowedNetworks.contains(where: { $0.contains(address) }) else {
+            return RPCError(.forbidden, "client address \(IPAddress.text(address)) is not allowed")
+        }
         return nil
     }
 
