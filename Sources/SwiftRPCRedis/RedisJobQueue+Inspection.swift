@@ -51,22 +51,57 @@ extension RedisJobQueue {
         return try await redis.run(JobScripts.deleteFailed, keys: [keys.failed(record.queue), keys.job(id)], arguments: [id]).int == 1
     }
 
+    public func jobMetrics() async throws -> JobMetrics {
+        let queues = try await queueStats()
+        let replies = try await redis.pipeline([["SCARD", keys.workers], ["HGETALL", keys.jobCounts], ["HGETALL", keys.jobDurations]])
+        // Fields are "{outcome} {queue} {func}" and "{le} {func}" / "sum_us {func}". Only valid
+        // names are read, so they go into Prometheus labels as they are.
+        let outcomes = (replies[1].fields ?? [:]).compactMap { field, count -> JobMetrics.Outcomes? in
+            let parts = field.split(separator: " ")
+            guard parts.count == 3, ["finished", "failed", "retried", "lost"].contains(parts[0]), JobNames.isValidQueueName(parts[1]),
+                FunctionRegistry.isValidName(parts[2]), let count = Int(count)
+            else { return nil }
+            return JobMetrics.Outcomes(queue: String(parts[1]), function: String(parts[2]), outcome: String(parts[0]), count: count)
+        }
+        var durations: [String: JobMetrics.Durations] = [:]
+        for (field, value) in replies[2].fields ?? [:] {
+            let parts = field.split(separator: " ")
+            guard parts.count == 2, FunctionRegistry.isValidName(parts[1]) else { continue }
+            let function = String(parts[1])
+            var entry = durations[function]
+                ?? JobMetrics.Durations(function: function, runsPerBucket: Array(repeating: 0, count: JobMetrics.bucketLabels.count), totalSeconds: 0)
+            if parts[0] == "sum_us" {
+                entry.totalSeconds = (Double(value) ?? 0) / 1e6
+            } else if let bucket = JobMetrics.bucketLabels.firstIndex(where: { $0 == parts[0] }) {
+                entry.runsPerBucket[bucket] = Int(value) ?? 0
+            }
+            durations[function] = entry
+        }
+        return JobMetrics(
+            queues: queues, workers: replies[0].int ?? 0,
+            outcomes: outcomes.sorted { ($0.queue, $0.function, $0.outcome) < ($1.queue, $1.function, $1.outcome) },
+            durations: durations.values.sorted { $0.function < $1.function })
+    }
+
     public func overview(recentJobs: Int) async throws -> QueueOverview {
         let queues = try await queueStats()
         let workers = try await workers()
+        // The scheduled set is one for all queues: each job's queue is in its hash. (The first
+        // 10,000 scheduled jobs are counted.)
         let scheduled = (try await redis.send(["ZRANGE", keys.scheduled, "0", "9999"]).array ?? []).compactMap(\.string)
-        // Per queue: its failed count, its newest queued ids and its recently ended ids.
-        let newest = String(max(0, recentJobs - 1))
-        let perQueue = try await redis.pipeline(
-            queues.flatMap { [["LLEN", keys.failed($0.name)], ["LRANGE", keys.queue($0.name), "0", newest], ["LRANGE", keys.recent($0.name), "0", newest]] })
         let scheduledQueues = try await redis.pipeline(scheduled.map { ["HGET", keys.job($0), "queue"] })
         var scheduledByQueue: [String: Int] = [:]
         for queue in scheduledQueues.compactMap(\.string) { scheduledByQueue[queue, default: 0] += 1 }
+        // Per queue, three replies: its failed count, its newest queued ids, its recently ended ids.
+        let newest = String(max(0, recentJobs - 1))
+        let perQueue = try await redis.pipeline(
+            queues.flatMap { [["LLEN", keys.failed($0.name)], ["LRANGE", keys.queue($0.name), "0", newest], ["LRANGE", keys.recent($0.name), "0", newest]] })
         // One read of every job shown: those listed above and those the workers hold.
-        var ids = perQueue.enumerated().filter { $0.offset % 3 != 0 }.flatMap { $0.element.array ?? [] }.compactMap(\.string)
-        ids += workers.flatMap(\.currentJobs)
-        ids = Array(Set(ids))
-        let records = try await redis.pipeline(ids.map { ["HGETALL", keys.job($0)] }).compactMap { reply -> JobRecord? in
+        var ids = Set(workers.flatMap(\.currentJobs))
+        for index in queues.indices {
+            for listed in [perQueue[3 * index + 1], perQueue[3 * index + 2]] { ids.formUnion((listed.array ?? []).compactMap(\.string)) }
+        }
+        let records = try await redis.pipeline(ids.sorted().map { ["HGETALL", keys.job($0)] }).compactMap { reply -> JobRecord? in
             guard let fields = reply.fields, !fields.isEmpty else { return nil }  // ended and expired meanwhile
             return JobRecord(fields: fields)
         }

@@ -2,7 +2,6 @@ import Logging
 import NIOCore
 import Redis
 import ServiceLifecycle
-import Synchronization
 import SwiftRPC
 
 /// The job queue and result store of SPEC §4 on Redis, as the front uses it. As a `Service`
@@ -126,36 +125,6 @@ public final class RedisJobQueue: JobQueueDriver, Service {
         return zip(names, replies).map { name, length in
             QueueStats(name: name, length: length.int ?? 0, active: activeByQueue[name] ?? 0)
         }
-    }
-
-    public func jobMetrics() async throws -> JobMetrics {
-        let queues = try await queueStats()
-        let replies = try await redis.pipeline([["SCARD", keys.workers], ["HGETALL", keys.jobCounts], ["HGETALL", keys.jobDurations]])
-        // Fields are "{outcome} {queue} {func}" and "{le} {func}" / "sum_us {func}". Only valid
-        // names are read, so they go into Prometheus labels as they are.
-        let outcomes = (replies[1].fields ?? [:]).compactMap { field, count -> JobMetrics.Outcomes? in
-            let parts = field.split(separator: " ")
-            guard parts.count == 3, ["finished", "failed", "retried", "lost"].contains(parts[0]), JobNames.isValidQueueName(parts[1]), FunctionRegistry.isValidName(parts[2]), let count = Int(count) else { return nil }
-            return JobMetrics.Outcomes(queue: String(parts[1]), function: String(parts[2]), outcome: String(parts[0]), count: count)
-        }
-        var durations: [String: JobMetrics.Durations] = [:]
-        for (field, value) in replies[2].fields ?? [:] {
-            let parts = field.split(separator: " ")
-            guard parts.count == 2, FunctionRegistry.isValidName(parts[1]) else { continue }
-            let function = String(parts[1])
-            var entry = durations[function]
-                ?? JobMetrics.Durations(function: function, runsPerBucket: Array(repeating: 0, count: JobMetrics.bucketLabels.count), totalSeconds: 0)
-            if parts[0] == "sum_us" {
-                entry.totalSeconds = (Double(value) ?? 0) / 1e6
-            } else if let bucket = JobMetrics.bucketLabels.firstIndex(where: { $0 == parts[0] }) {
-                entry.runsPerBucket[bucket] = Int(value) ?? 0
-            }
-            durations[function] = entry
-        }
-        return JobMetrics(
-            queues: queues, workers: replies[0].int ?? 0,
-            outcomes: outcomes.sorted { ($0.queue, $0.function, $0.outcome) < ($1.queue, $1.function, $1.outcome) },
-            durations: durations.values.sorted { $0.function < $1.function })
     }
 
     /// Keeps a subscriber connection on the completion channel until graceful shutdown,
