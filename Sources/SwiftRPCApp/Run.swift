@@ -18,7 +18,7 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Jobs each worker runs at once.") var concurrency = 8
     @Option(help: "Use this Redis instead of starting one (redis://...).") var redis: String?
     @Option(help: "Folder for the private Redis's data (AOF).") var dataDir = ".swiftrpc/redis"
-    @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
+    @OptionGroup var log: LogOptions
 
     func validate() throws {
         try validatePort(port)
@@ -27,7 +27,7 @@ struct Run: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = makeLogger(label: "\(SwiftRPCApp.name).run", level: logLevel)
+        let logger = log.makeLogger(label: "\(SwiftRPCApp.name).run")
         // The front and the workers are this very executable, started again.
         let executable = SwiftRPCApp.executablePath
         // The front would refuse bad settings by exiting, again at every restart: refuse them here, once.
@@ -56,7 +56,7 @@ struct Run: AsyncParsableCommand {
                     ], stopStage: 2, stopGrace: .seconds(10)))
             logger.info("private Redis", metadata: ["url": "\(redisURL)", "data": "\(folder) (AOF on, log in redis.log)"])
         }
-        let logArguments = logLevel.map { ["--log-level", $0] } ?? []
+        let logArguments = log.childArguments
         children.append(
             .init(
                 name: "front", executable: executable,

@@ -18,7 +18,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "redis://[:password@]host:port[/db] (default: $SWIFTRPC_REDIS_URL, else redis://127.0.0.1:6379/0).")
     var redis: String?
     @Option(help: "A JSON settings file (SPEC §7 keys).") var config: String?
-    @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
+    @OptionGroup var log: LogOptions
     @Flag(help: "Print the effective settings (secrets masked) and exit.") var printConfig = false
 
     func validate() throws {
@@ -41,7 +41,7 @@ struct Serve: AsyncParsableCommand {
             print(settings.maskedJSON.jsonText)
             return
         }
-        let logger = makeLogger(label: "\(SwiftRPCApp.name).serve", level: logLevel)
+        let logger = log.makeLogger(label: "\(SwiftRPCApp.name).serve")
         let redisConfiguration: RedisConfiguration
         do {
             redisConfiguration = try RedisConfiguration(url: redis ?? ProcessInfo.processInfo.environment["SWIFTRPC_REDIS_URL"] ?? RedisConfiguration.defaultURL)
@@ -87,9 +87,34 @@ func validatePort(_ port: Int, flag: String = "--port") throws {
     guard (0...65535).contains(port) else { throw ValidationError("\(flag) must be from 0 to 65535") }
 }
 
-func makeLogger(label: String, level: String?) -> Logger {
-    LoggingSystem.bootstrap { LineLogHandler.standardError(label: $0) }
-    var logger = Logger(label: label)
-    logger.logLevel = level.flatMap(Logger.Level.init(rawValue:)) ?? ProcessInfo.processInfo.environment["SWIFTRPC_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-    return logger
+/// `--log-level` and `--log-format`, shared by the long-running commands (serve, worker, run).
+struct LogOptions: ParsableArguments {
+    @Option(help: "trace, debug, info, notice, warning, error or critical (default: $SWIFTRPC_LOG_LEVEL, else info).") var logLevel: String?
+    @Option(help: "text, one line per event, or json, one JSON object per line for log shippers (default: $SWIFTRPC_LOG_FORMAT, else text).")
+    var logFormat: String?
+
+    private var environment: [String: String] { ProcessInfo.processInfo.environment }
+    private var level: String? { logLevel ?? environment["SWIFTRPC_LOG_LEVEL"] }
+    private var format: String? { logFormat ?? environment["SWIFTRPC_LOG_FORMAT"] }
+
+    func validate() throws {
+        if let level, Logger.Level(rawValue: level) == nil {
+            throw ValidationError("log level '\(level)': use trace, debug, info, notice, warning, error or critical")
+        }
+        if let format, LineLogHandler.Format(rawValue: format) == nil { throw ValidationError("log format '\(format)': use text or json") }
+    }
+
+    /// Sets up logging for the process (once) and returns a logger at the chosen level.
+    func makeLogger(label: String) -> Logger {
+        let format = format.flatMap(LineLogHandler.Format.init(rawValue:)) ?? .text
+        LoggingSystem.bootstrap { LineLogHandler.standardError(label: $0, format: format) }
+        var logger = Logger(label: label)
+        logger.logLevel = level.flatMap(Logger.Level.init(rawValue:)) ?? .info
+        return logger
+    }
+
+    /// The same choices for a child process.
+    var childArguments: [String] {
+        (logLevel.map { ["--log-level", $0] } ?? []) + (logFormat.map { ["--log-format", $0] } ?? [])
+    }
 }

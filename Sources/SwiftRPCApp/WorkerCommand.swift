@@ -30,7 +30,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Ids kept on each failed list (the oldest are dropped).") var failedMax = 10_000
     @Option(help: "redis://[:password@]host:port[/db] (default: $SWIFTRPC_REDIS_URL, else redis://127.0.0.1:6379/0).")
     var redis: String?
-    @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
+    @OptionGroup var log: LogOptions
     @Option(help: "Serve this worker's own /metrics and /healthz on this port (0: a free one).") var metricsPort: Int?
     @Option(help: "The address --metrics-port listens on.") var metricsHost = "127.0.0.1"
 
@@ -52,10 +52,8 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { LineLogHandler.standardError(label: $0) }
-        var logger = Logger(label: "\(SwiftRPCApp.name).worker")
+        let logger = log.makeLogger(label: "\(SwiftRPCApp.name).worker")
         let environment = ProcessInfo.processInfo.environment
-        logger.logLevel = (logLevel ?? environment["SWIFTRPC_LOG_LEVEL"]).flatMap(Logger.Level.init(rawValue:)) ?? .info
         let redisConfiguration: RedisConfiguration
         do {
             redisConfiguration = try RedisConfiguration(url: redis ?? environment["SWIFTRPC_REDIS_URL"] ?? RedisConfiguration.defaultURL)

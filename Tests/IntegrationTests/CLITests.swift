@@ -87,6 +87,8 @@ struct CLITests {
             (Binaries.front, ["run", "--workers", "100000"], "--workers"),
             (Binaries.front, ["call", "add", "--encryption", "aes-gcm"], "--aes-gcm-key"),
             (Binaries.front, ["call", "add", "--encryption", "rot13"], "--encryption"),
+            (Binaries.front, ["serve", "--log-format", "xml"], "log format 'xml'"),
+            (Binaries.worker, ["--log-level", "loud"], "log level 'loud'"),
         ]
         for (executable, arguments, named) in cases {
             let (status, output) = try await swiftRPC(arguments, in: dir, executable: executable)

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Dispatch
 import Logging
+import SwiftRPC
 import SwiftRPCApp
 import Testing
 
@@ -10,7 +11,7 @@ import Testing
 @Suite struct LineLogHandlerTests {
     /// What `body` logged, read from a pipe by another thread while it writes (so a full pipe
     /// never blocks the writers).
-    func lines(_ body: (inout Logger) -> Void) -> [String] {
+    func lines(format: LineLogHandler.Format = .text, _ body: (inout Logger) -> Void) -> [String] {
         var descriptors: [Int32] = [0, 0]
         guard pipe(&descriptors) == 0 else {
             Issue.record("pipe() failed")
@@ -25,7 +26,7 @@ import Testing
             while case let count = read(readEnd, &chunk, chunk.count), count > 0 { bytes += chunk[..<count] }
             done.signal()
         }
-        var logger = Logger(label: "swift-rpc.worker") { LineLogHandler(label: $0, fileDescriptor: descriptors[1], metadataProvider: nil) }
+        var logger = Logger(label: "swift-rpc.worker") { LineLogHandler(label: $0, format: format, fileDescriptor: descriptors[1], metadataProvider: nil) }
         body(&logger)
         close(descriptors[1])
         done.wait()
@@ -47,6 +48,21 @@ import Testing
         var parts = tm()
         gmtime_r(&now, &parts)
         #expect(Int(match.1) == Int(parts.tm_year) + 1900)
+    }
+
+    @Test func aJSONLineIsOneObjectWithTheMetadataBesideTheFixedKeys() throws {
+        let written = lines(format: .json) { logger in
+            logger[metadataKey: "job"] = "j1"
+            logger[metadataKey: "message"] = "a metadata key that is also a fixed one"
+            logger.info("job \"finished\"\n", metadata: ["attempts": .array(["1", "2"]), "detail": .dictionary(["b": "2", "a": "1"])])
+        }
+        #expect(written.count == 1)
+        let object = try JSONParser.parse(try #require(written.first))
+        #expect(object["level"] == "info" && object["label"] == "swift-rpc.worker" && object["source"] == "IntegrationTests")
+        #expect(object["message"] == "job \"finished\"\n")
+        #expect(object["job"] == "j1" && object["meta.message"] == "a metadata key that is also a fixed one")
+        #expect(object["attempts"] == ["1", "2"] && object["detail"] == ["a": "1", "b": "2"])
+        #expect(object["time"]?.stringValue.flatMap(Timestamp.seconds(fromISO8601:)).map { abs($0 - Timestamp.now()) < 60 } == true)
     }
 
     @Test func aLinesOwnMetadataOverridesTheLoggers() {
