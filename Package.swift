@@ -34,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
     ],
     targets: [
         // hiredis 0.14 from Debian's libhiredis-dev; its reply reader decodes RESP (no hiredis I/O).
@@ -53,10 +54,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Wire types, JSON, registrations and argument binding: no I/O; swift-log for job contexts,
-        // NIOCore for the job store's event-loop futures.
+        // NIOCore for the job store's event-loop futures, swift-distributed-tracing for spans.
         .target(
             name: "SwiftRPC",
-            dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The SPEC §4 Redis layout: job queue and result store over the Redis client.
@@ -87,6 +92,7 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -100,6 +106,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -251,7 +258,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SwiftRPCTests",
-            dependencies: ["SwiftRPC", "ExampleApp"],
+            dependencies: ["SwiftRPC", "ExampleApp", .product(name: "Tracing", package: "swift-distributed-tracing")],
             swiftSettings: swiftSettings
         ),
         // Real Redis, real front and worker processes (both executables are built for them).

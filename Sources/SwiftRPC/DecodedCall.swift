@@ -20,6 +20,8 @@ public struct DecodedCall: Sendable, Equatable {
     public var options: CallOptions
     /// `?wait=SECONDS` from the query string, already clamped to 0...30.
     public var wait: Double?
+    /// The caller's W3C `traceparent` header, when it sent a valid one.
+    public var traceParent: TraceParent?
 
     public init(positional: [ArgumentValue] = [], keywords: [(String, ArgumentValue)] = [], options: CallOptions = CallOptions(), wait: Double? = nil) {
         self.positional = positional

@@ -48,8 +48,13 @@ public struct EnqueueRequest: Sendable {
     public var maxAttempts: Int
     /// Seconds before it may run; `nil` or 0 queues it at once.
     public var delay: Double?
+    /// Stored in the job's `traceparent` field: the worker's span is its child.
+    public var traceParent: TraceParent?
 
-    public init(id: String, function: String, queue: String, positional: [JSONValue], keywords: JSONObject, maxAttempts: Int, delay: Double? = nil) {
+    public init(
+        id: String, function: String, queue: String, positional: [JSONValue], keywords: JSONObject, maxAttempts: Int, delay: Double? = nil,
+        traceParent: TraceParent? = nil
+    ) {
         self.id = id
         self.function = function
         self.queue = queue
@@ -57,6 +62,7 @@ public struct EnqueueRequest: Sendable {
         self.keywords = keywords
         self.maxAttempts = maxAttempts
         self.delay = delay
+        self.traceParent = traceParent
     }
 }
 

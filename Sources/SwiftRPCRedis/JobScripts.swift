@@ -19,7 +19,8 @@ enum JobScripts {
     }
 
     /// KEYS: job, queue list, queues set, scheduled. ARGV: id, func, queue, args, kwargs,
-    /// max_attempts, enqueued_at, due time ("" to queue now). Returns {created, status, queue}.
+    /// max_attempts, enqueued_at, due time ("" to queue now), traceparent ("" for none).
+    /// Returns {created, status, queue}.
     static let enqueue = RedisScript(
         """
         if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -30,6 +31,7 @@ enum JobScripts {
         if ARGV[8] ~= '' then status = 'scheduled' end
         redis.call('HSET', KEYS[1], 'id', ARGV[1], 'func', ARGV[2], 'queue', ARGV[3], 'args', ARGV[4],
           'kwargs', ARGV[5], 'status', status, 'attempts', '0', 'max_attempts', ARGV[6], 'enqueued_at', ARGV[7])
+        if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'traceparent', ARGV[9]) end
         redis.call('SADD', KEYS[3], ARGV[3])
         if status == 'scheduled' then
           redis.call('ZADD', KEYS[4], ARGV[8], ARGV[1])
@@ -137,15 +139,15 @@ enum JobScripts {
           redis.call('HSET', jkey, 'status', 'started', 'started_at', not_before(now, jkey, 'enqueued_at'), 'worker', worker, 'lease', lease)
           redis.call('HDEL', jkey, 'ended_at', 'result')
           local attempts = redis.call('HINCRBY', jkey, 'attempts', 1)
-          local f = redis.call('HMGET', jkey, 'func', 'queue', 'args', 'kwargs', 'max_attempts')
-          taken[#taken + 1] = {id, f[1] or '', f[2] or '', f[3] or '[]', f[4] or '{}', attempts, f[5] or '1', lease}
+          local f = redis.call('HMGET', jkey, 'func', 'queue', 'args', 'kwargs', 'max_attempts', 'traceparent')
+          taken[#taken + 1] = {id, f[1] or '', f[2] or '', f[3] or '[]', f[4] or '{}', attempts, f[5] or '1', lease, f[6] or ''}
         end
         """
 
     /// KEYS: the worker's active list. ARGV: prefix, worker, now, most to take, lease base, queues...
     /// Moves up to `most` ids from the queues (in priority order) into the active list and
     /// starts them, the n-th with lease `{base}-{n}`. Returns
-    /// {id, func, queue, args, kwargs, attempts, max_attempts, lease} per job.
+    /// {id, func, queue, args, kwargs, attempts, max_attempts, lease, traceparent} per job.
     static let take = RedisScript(
         startOne + "\n" + """
             local taken = {}

@@ -13,9 +13,11 @@ public struct TakenJob: Sendable {
     public let maxAttempts: Int
     /// This delivery's token: its outcome is recorded only while the job's `lease` field holds it.
     public let lease: String
+    /// The enqueue's span, whose child this run is.
+    public let traceParent: TraceParent?
 
     init?(_ reply: RESPValue) {
-        guard let parts = reply.array, parts.count == 8, let id = parts[0].string, let lease = parts[7].string else { return nil }
+        guard let parts = reply.array, parts.count == 9, let id = parts[0].string, let lease = parts[7].string else { return nil }
         self.id = id
         function = parts[1].string ?? ""
         queue = parts[2].string ?? ""
@@ -24,6 +26,7 @@ public struct TakenJob: Sendable {
         attempts = parts[5].int ?? 1
         maxAttempts = parts[6].int ?? 1
         self.lease = lease
+        traceParent = parts[8].string.flatMap { TraceParent($0) }
     }
 }
 

@@ -40,6 +40,7 @@ public final class RedisJobQueue: JobQueueDriver, Service {
             arguments: [
                 request.id, request.function, request.queue, JSONValue.array(request.positional).jsonText,
                 JSONValue.object(request.keywords).jsonText, String(request.maxAttempts), Timestamp.iso8601(now), due,
+                request.traceParent?.header ?? "",
             ],
             on: eventLoop
         ).flatMapThrowing { reply in

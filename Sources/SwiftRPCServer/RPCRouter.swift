@@ -192,12 +192,13 @@ struct HTTPRoutes: HTTPResponder {
         guard request.method == .GET || request.method == .POST else {
             return .now(.error(RPCError(.methodNotAllowed, "call functions with GET or POST, not \(request.method)")))
         }
-        let call: DecodedCall
+        var call: DecodedCall
         do {
             call = try request.decodeCall()
         } catch {
             return .now(.error(error))
         }
+        call.traceParent = request.headers.first(name: "traceparent").flatMap { TraceParent($0) }
         return dispatcher.call(target, call, on: eventLoop).map(Self.response)
     }
 

@@ -6,6 +6,7 @@ import Redis
 import Synchronization
 import SwiftRPC
 import SwiftRPCRedis
+import Tracing
 
 /// Runs one delivery of a job: binds its arguments, runs the function under its timeout, and
 /// records the outcome under the delivery's lease (a job whose function is unknown here is
@@ -24,6 +25,12 @@ struct JobRunner: Sendable {
         var logger = logger
         logger[metadataKey: "job"] = "\(job.id)"
         logger[metadataKey: "func"] = "\(job.function)"
+        if let trace = job.traceParent { logger[metadataKey: "trace_id"] = "\(trace.traceID)" }
+        // This run's span: a child of the enqueue's, whose traceparent the job's hash holds.
+        let (span, _) = TraceParent.startSpan("job \(job.function)", ofKind: .consumer, parent: job.traceParent)
+        span.attributes["swiftrpc.job_id"] = job.id
+        span.attributes["swiftrpc.attempt"] = job.attempts
+        defer { span.end() }
         let started = ContinuousClock.now
         guard let function = registry.function(named: job.function), case .mq(let work, let options) = function.body else {
             await deferUnknown(job, worker: worker, logger: logger)
@@ -55,6 +62,7 @@ struct JobRunner: Sendable {
             case nil: break
             }
         case .failure(let error):
+            span.recordError(error)
             let code = error.code == .timeout ? "timeout" : "function_error"
             let retry = job.attempts < job.maxAttempts && error.code != .invalidArguments
             let backoff = options.retryBackoff * (1 << min(job.attempts - 1, 20))

@@ -33,6 +33,29 @@ struct JobQueueTests {
         }
     }
 
+    @Test func aCallersTraceparentGoesIntoTheJobAndTheWorkersLogLines() async throws {
+        try await withStack { stack in
+            try await stack.startWorker(["--log-format", "json"])
+            let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            let answer = try await httpRequest(port: stack.frontPort, path: "/test_mq", body: #"{"args": [2, 3]}"#, headers: [("traceparent", caller)])
+            let id = try #require(answer.json?["job_id"]?.stringValue)
+            #expect(try await stack.waitForJob(id)["result"] == 5)
+            // The job holds the enqueue's span: the caller's trace, a span of its own.
+            let field = try await stack.jobHash(id)["traceparent"] ?? ""
+            let stored = try #require(TraceParent(field), "traceparent field: '\(field)'")
+            #expect(stored.traceID == "4bf92f3577b34da6a3ce929d0e0e4736" && stored.parentID != "00f067aa0ba902b7")
+            let lines = stack.log("worker1.log").split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+            let jobLines = lines.filter { $0["job"]?.stringValue == id }
+            #expect(jobLines.count == 2 && jobLines.allSatisfy { $0["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736" }, "\(lines)")
+
+            // A malformed header is ignored: no field, no trace id.
+            let untraced = try await httpRequest(port: stack.frontPort, path: "/test_mq", body: #"{"args": [1, 1]}"#, headers: [("traceparent", "00-xyz")])
+            let other = try #require(untraced.json?["job_id"]?.stringValue)
+            _ = try await stack.waitForJob(other)
+            #expect(try await stack.jobHash(other)["traceparent"] == nil)
+        }
+    }
+
     @Test func aFailingJobEndsFailedOnTheFailedList() async throws {
         try await withStack { stack in
             try await stack.startWorker()
