@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 import SwiftRPC
+import Tracing
 
 /// What one call came to, before any protocol words it: every codec (HTTP, JSON-RPC, XML-RPC,
 /// `/rpc`, TCP frames) translates this and nothing else.
@@ -92,6 +93,8 @@ public final class Dispatcher: Sendable {
     private let poolCallsInFlight = Atomic<Int>(0)
     /// Every callable name, resolved once here so a call pays one lookup.
     private let targets: [String: Target]
+    /// Whether the app bootstrapped a tracer (before the front started): then every call is a span.
+    private let tracing = !(InstrumentationSystem.tracer is NoOpTracer)
 
     public init(registry: FunctionRegistry, jobs: (any JobQueueDriver)?, configuration: Configuration = Configuration(), logger: Logger) {
         self.registry = registry
@@ -133,8 +136,27 @@ public final class Dispatcher: Sendable {
         return self.call(target, call, on: eventLoop)
     }
 
-    /// Runs one call and records its metrics.
+    /// Runs one call and records its metrics; a span of its own (a child of the caller's) when
+    /// the caller sent a `traceparent` or the app traces. An untraced call pays nothing for it.
     public func call(_ target: Target, _ call: DecodedCall, on eventLoop: any EventLoop) -> Pending<CallOutcome> {
+        guard tracing || call.traceParent != nil else { return measured(target, call, on: eventLoop) }
+        let (span, handOn) = TraceParent.startSpan("call \(target.name)", ofKind: .server, parent: call.traceParent)
+        var traced = call
+        traced.traceParent = handOn  // an MQ call's enqueue is a child of this span
+        let outcome = measured(target, traced, on: eventLoop)
+        @Sendable func end(_ value: CallOutcome) {
+            if let code = value.errorCode { span.setStatus(SpanStatus(code: .error, message: code)) }
+            span.end()
+        }
+        switch outcome {
+        case .now(let value): end(value)
+        case .later(let future): future.whenSuccess(end)
+        }
+        return outcome
+    }
+
+    /// Runs one call and records its metrics.
+    private func measured(_ target: Target, _ call: DecodedCall, on eventLoop: any EventLoop) -> Pending<CallOutcome> {
         let started = ContinuousClock.now
         let outcome: Pending<CallOutcome>
         switch target.kind {
