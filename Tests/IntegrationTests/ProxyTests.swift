@@ -89,6 +89,12 @@ struct ProxyTests {
             let directAllowed = try await call(port: stack.frontPort, from: "127.0.0.2", in: stack.directory)
             #expect(directAllowed.0 == 200, "\(directAllowed)")
 
+            // The dashboard and its API sit behind the same filter (this test's own address, 127.0.0.1, is not allowed).
+            for path in ["/dashboard", "/api/overview"] {
+                let refusedPage = try await httpRequest(port: stack.frontPort, method: "GET", path: path)
+                #expect(refusedPage.status == 403 && refusedPage.text.contains("client address 127.0.0.1 is not allowed"), "\(path): \(refusedPage.text)")
+            }
+
             let accessLog = (try? String(contentsOfFile: stack.directory + "/nginx/access.log", encoding: .utf8)) ?? ""
             #expect(accessLog.contains("127.0.0.2 ") && accessLog.contains("127.0.0.3 "))
         } catch {
