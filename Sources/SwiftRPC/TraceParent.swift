@@ -46,6 +46,9 @@ public struct TraceParent: Sendable, Equatable {
         text.utf8.count == count && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 
+    /// Whether the app has bootstrapped a tracer (swift-distributed-tracing's default is a no-op).
+    public static var tracerIsBootstrapped: Bool { !(InstrumentationSystem.tracer is NoOpTracer) }
+
     /// Starts a span with the app's tracer (swift-distributed-tracing: a no-op unless the app
     /// bootstraps one, such as swift-otel's), as a child of `parent` when there is one. Returns
     /// the span and the `traceparent` to hand on to the next step: the tracer's own for the

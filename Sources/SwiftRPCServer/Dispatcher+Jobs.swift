@@ -20,26 +20,33 @@ extension Dispatcher {
         guard let jobs else {
             return .now(.failure(.unavailable("\(function.name) is an MQ function and this front has no job queue")))
         }
-        // The enqueue's span is a child of the caller's, and the job's run will be a child of it.
-        let (span, handOn) = TraceParent.startSpan("enqueue \(function.name)", ofKind: .producer, parent: call.traceParent)
+        // When traced, the enqueue's span is a child of the call's, and the job's run will be a
+        // child of it. An untraced enqueue makes no span (it would cost 7 allocations).
+        let (span, handOn) =
+            tracing || call.traceParent != nil
+            ? TraceParent.startSpan("enqueue \(function.name)", ofKind: .producer, parent: call.traceParent) : (nil, nil)
         let request = EnqueueRequest(
             id: call.options.jobID ?? makeJobID(), function: function.name, queue: call.options.queue ?? options.queue,
             positional: arguments.positional, keywords: arguments.keywords, maxAttempts: options.retries + 1,
             delay: call.options.delay, traceParent: handOn)
-        span.attributes["swiftrpc.job_id"] = request.id
-        span.attributes["swiftrpc.queue"] = request.queue
+        span?.attributes["swiftrpc.job_id"] = request.id
+        span?.attributes["swiftrpc.queue"] = request.queue
         // Both kinds of MQ call stay on this event loop from request to answer.
         guard let wait = call.wait, wait > 0 else {
+            let enqueued = jobs.enqueue(request, on: eventLoop)
+            if let span { enqueued.whenComplete { _ in span.end() } }
             return .later(
-                jobs.enqueue(request, on: eventLoop).always { _ in span.end() }.mapResult { enqueued in
+                enqueued.mapResult { enqueued in
                     switch enqueued {
                     case .success(let enqueued): .job(JobTicket(id: request.id, status: enqueued.status, queue: enqueued.queue))
                     case .failure(let error): .failure(self.unavailable(error))
                     }
                 })
         }
+        let waited = jobs.enqueueAndWait(request, timeout: .seconds(wait), on: eventLoop)
+        if let span { waited.whenComplete { _ in span.end() } }
         return .later(
-            jobs.enqueueAndWait(request, timeout: .seconds(wait), on: eventLoop).always { _ in span.end() }.mapResult { waited in
+            waited.mapResult { waited in
                 switch waited {
                 case .success((_, let record?)) where record.status == .finished:
                     return .jobEnded(id: request.id, .success(record.result ?? .null))

@@ -94,7 +94,7 @@ public final class Dispatcher: Sendable {
     /// Every callable name, resolved once here so a call pays one lookup.
     private let targets: [String: Target]
     /// Whether the app bootstrapped a tracer (before the front started): then every call is a span.
-    private let tracing = !(InstrumentationSystem.tracer is NoOpTracer)
+    let tracing = TraceParent.tracerIsBootstrapped
 
     public init(registry: FunctionRegistry, jobs: (any JobQueueDriver)?, configuration: Configuration = Configuration(), logger: Logger) {
         self.registry = registry

@@ -26,11 +26,13 @@ struct JobRunner: Sendable {
         logger[metadataKey: "job"] = "\(job.id)"
         logger[metadataKey: "func"] = "\(job.function)"
         if let trace = job.traceParent { logger[metadataKey: "trace_id"] = "\(trace.traceID)" }
-        // This run's span: a child of the enqueue's, whose traceparent the job's hash holds.
-        let (span, _) = TraceParent.startSpan("job \(job.function)", ofKind: .consumer, parent: job.traceParent)
-        span.attributes["swiftrpc.job_id"] = job.id
-        span.attributes["swiftrpc.attempt"] = job.attempts
-        defer { span.end() }
+        // This run's span, when traced: a child of the enqueue's, whose traceparent the job holds.
+        let span =
+            job.traceParent != nil || TraceParent.tracerIsBootstrapped
+            ? TraceParent.startSpan("job \(job.function)", ofKind: .consumer, parent: job.traceParent).span : nil
+        span?.attributes["swiftrpc.job_id"] = job.id
+        span?.attributes["swiftrpc.attempt"] = job.attempts
+        defer { span?.end() }
         let started = ContinuousClock.now
         guard let function = registry.function(named: job.function), case .mq(let work, let options) = function.body else {
             await deferUnknown(job, worker: worker, logger: logger)
@@ -62,7 +64,7 @@ struct JobRunner: Sendable {
             case nil: break
             }
         case .failure(let error):
-            span.recordError(error)
+            span?.recordError(error)
             let code = error.code == .timeout ? "timeout" : "function_error"
             let retry = job.attempts < job.maxAttempts && error.code != .invalidArguments
             let backoff = options.retryBackoff * (1 << min(job.attempts - 1, 20))
