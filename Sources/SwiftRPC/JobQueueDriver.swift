@@ -156,14 +156,37 @@ public struct JobMetrics: Sendable, Equatable {
     }
 }
 
+/// One worker as `swift-rpc workers` and the dashboard show it: the fields of its hash (empty
+/// once its heartbeat has expired) and the ids in its active list.
+public struct WorkerStatus: Sendable {
+    public var id: String
+    public var fields: [String: String]
+    public var currentJobs: [String]
+
+    public init(id: String, fields: [String: String], currentJobs: [String]) {
+        self.id = id
+        self.fields = fields
+        self.currentJobs = currentJobs
+    }
+
+    /// `{"id", "host", "pid", "queues", "current_jobs", "heartbeat_at"}`, `null` where the hash has no value.
+    public var json: JSONValue {
+        [
+            "id": .string(id), "host": fields["host"].map(JSONValue.string) ?? .null,
+            "pid": fields["pid"].flatMap(Int.init).map(JSONValue.int) ?? .null,
+            "queues": .array((fields["queues"] ?? "").split(separator: ",").map { .string(String($0)) }),
+            "current_jobs": .array(currentJobs.map(JSONValue.string)),
+            "heartbeat_at": fields["heartbeat_at"].map(JSONValue.string) ?? .null,
+        ]
+    }
+}
+
 /// What the dashboard shows (SPEC §10): every known queue with its counts and newest jobs, and
 /// the live workers.
 public struct QueueOverview: Sendable {
     public struct Queue: Sendable {
-        public var name: String
-        public var length: Int
-        /// Jobs of this queue that workers hold now.
-        public var active: Int
+        /// Name, length and active count.
+        public var stats: QueueStats
         /// Delayed jobs and jobs waiting out a retry backoff.
         public var scheduled: Int
         /// Ids on its failed list.
@@ -171,40 +194,18 @@ public struct QueueOverview: Sendable {
         /// Its newest jobs, queued, running or recently ended, newest enqueued first.
         public var recent: [JobRecord]
 
-        public init(name: String, length: Int, active: Int, scheduled: Int, failed: Int, recent: [JobRecord]) {
-            self.name = name
-            self.length = length
-            self.active = active
+        public init(stats: QueueStats, scheduled: Int, failed: Int, recent: [JobRecord]) {
+            self.stats = stats
             self.scheduled = scheduled
             self.failed = failed
             self.recent = recent
         }
     }
 
-    public struct Worker: Sendable {
-        public var id: String
-        public var host: String
-        public var pid: String
-        public var queues: String
-        /// The ids of the jobs it holds.
-        public var currentJobs: [String]
-        /// Its last heartbeat, as written in its hash.
-        public var heartbeatAt: String
-
-        public init(id: String, host: String, pid: String, queues: String, currentJobs: [String], heartbeatAt: String) {
-            self.id = id
-            self.host = host
-            self.pid = pid
-            self.queues = queues
-            self.currentJobs = currentJobs
-            self.heartbeatAt = heartbeatAt
-        }
-    }
-
     public var queues: [Queue]
-    public var workers: [Worker]
+    public var workers: [WorkerStatus]
 
-    public init(queues: [Queue], workers: [Worker]) {
+    public init(queues: [Queue], workers: [WorkerStatus]) {
         self.queues = queues
         self.workers = workers
     }

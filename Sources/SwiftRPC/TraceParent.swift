@@ -46,19 +46,25 @@ public struct TraceParent: Sendable, Equatable {
         text.utf8.count == count && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 
-    /// Whether the app has bootstrapped a tracer (swift-distributed-tracing's default is a no-op).
-    public static var tracerIsBootstrapped: Bool { !(InstrumentationSystem.tracer is NoOpTracer) }
+    /// Whether the app bootstrapped a tracer (swift-distributed-tracing's default is a no-op).
+    /// Read once, at the first span decision: apps bootstrap their tracer before they start.
+    private static let tracerIsBootstrapped = !(InstrumentationSystem.tracer is NoOpTracer)
 
     /// Starts a span with the app's tracer (swift-distributed-tracing: a no-op unless the app
     /// bootstraps one, such as swift-otel's), as a child of `parent` when there is one. Returns
     /// the span and the `traceparent` to hand on to the next step: the tracer's own for the
     /// span when it writes one, else a child of `parent` (so the trace id goes on either way).
-    public static func startSpan(_ name: String, ofKind kind: SpanKind, parent: TraceParent?) -> (span: any Span, handOn: TraceParent?) {
+    /// Untraced work (no `parent` and no tracer) gets no span and costs nothing more: even a
+    /// no-op span cost an enqueue 7 allocations.
+    public static func startSpan(
+        _ name: @autoclosure () -> String, ofKind kind: SpanKind, parent: TraceParent?
+    ) -> (span: (any Span)?, handOn: TraceParent?) {
+        guard parent != nil || tracerIsBootstrapped else { return (nil, nil) }
         var context = ServiceContext.topLevel
         if let parent {
             InstrumentationSystem.instrument.extract(["traceparent": parent.header], into: &context, using: HeaderCarrier())
         }
-        let span = InstrumentationSystem.tracer.startSpan(name, context: context, ofKind: kind)
+        let span = InstrumentationSystem.tracer.startSpan(name(), context: context, ofKind: kind)
         var carrier: [String: String] = [:]
         InstrumentationSystem.instrument.inject(span.context, into: &carrier, using: HeaderCarrier())
         return (span, carrier["traceparent"].flatMap { TraceParent($0) } ?? parent?.child())

@@ -95,17 +95,7 @@ struct Workers: AsyncParsableCommand {
     func run() async throws {
         let workers = try await options.withJobQueue { try await $0.workers() }
         if options.json {
-            return options.print(
-                json: .array(
-                    workers.map { worker in
-                        [
-                            "id": .string(worker.id), "host": worker.fields["host"].map(JSONValue.string) ?? .null,
-                            "pid": worker.fields["pid"].flatMap(Int.init).map(JSONValue.int) ?? .null,
-                            "queues": .array((worker.fields["queues"] ?? "").split(separator: ",").map { .string(String($0)) }),
-                            "current_jobs": .array(worker.currentJobs.map(JSONValue.string)),
-                            "heartbeat_at": worker.fields["heartbeat_at"].map(JSONValue.string) ?? .null,
-                        ]
-                    }))
+            return options.print(json: .array(workers.map(\.json)))
         }
         printTable(
             ["ID", "HOST", "PID", "QUEUES", "CURRENT JOBS", "HEARTBEAT"],

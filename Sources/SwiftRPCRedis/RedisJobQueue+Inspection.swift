@@ -1,13 +1,6 @@
 import Redis
 import SwiftRPC
 
-/// What `swift-rpc workers` shows of one worker.
-public struct WorkerStatus: Sendable {
-    public var id: String
-    public var fields: [String: String]
-    public var currentJobs: [String]
-}
-
 extension RedisJobQueue {
     public func workers() async throws -> [WorkerStatus] {
         let ids = (try await redis.send(["SMEMBERS", keys.workers]).array ?? []).compactMap(\.string).sorted()
@@ -84,7 +77,7 @@ extension RedisJobQueue {
     }
 
     public func overview(recentJobs: Int) async throws -> QueueOverview {
-        let queues = try await queueStats()
+        let names = (try await redis.send(["SMEMBERS", keys.queues]).array ?? []).compactMap(\.string).sorted()
         let workers = try await workers()
         // The scheduled set is one for all queues: each job's queue is in its hash. (The first
         // 10,000 scheduled jobs are counted.)
@@ -92,32 +85,33 @@ extension RedisJobQueue {
         let scheduledQueues = try await redis.pipeline(scheduled.map { ["HGET", keys.job($0), "queue"] })
         var scheduledByQueue: [String: Int] = [:]
         for queue in scheduledQueues.compactMap(\.string) { scheduledByQueue[queue, default: 0] += 1 }
-        // Per queue, three replies: its failed count, its newest queued ids, its recently ended ids.
+        // Per queue, four replies: its length, its failed count, its newest queued ids, its recently ended ids.
         let newest = String(max(0, recentJobs - 1))
         let perQueue = try await redis.pipeline(
-            queues.flatMap { [["LLEN", keys.failed($0.name)], ["LRANGE", keys.queue($0.name), "0", newest], ["LRANGE", keys.recent($0.name), "0", newest]] })
-        // One read of every job shown: those listed above and those the workers hold.
-        var ids = Set(workers.flatMap(\.currentJobs))
-        for index in queues.indices {
-            for listed in [perQueue[3 * index + 1], perQueue[3 * index + 2]] { ids.formUnion((listed.array ?? []).compactMap(\.string)) }
+            names.flatMap { [["LLEN", keys.queue($0)], ["LLEN", keys.failed($0)], ["LRANGE", keys.queue($0), "0", newest], ["LRANGE", keys.recent($0), "0", newest]] })
+        // One read of every job shown: those listed above and those the workers hold, whose
+        // queues also give each queue's active count.
+        let held = workers.flatMap(\.currentJobs)
+        var ids = Set(held)
+        for index in names.indices {
+            for listed in perQueue[4 * index + 2...4 * index + 3] { ids.formUnion((listed.array ?? []).compactMap(\.string)) }
         }
-        let records = try await redis.pipeline(ids.sorted().map { ["HGETALL", keys.job($0)] }).compactMap { reply -> JobRecord? in
-            guard let fields = reply.fields, !fields.isEmpty else { return nil }  // ended and expired meanwhile
-            return JobRecord(fields: fields)
+        let shown = ids.sorted()
+        var records: [String: JobRecord] = [:]
+        for (id, reply) in zip(shown, try await redis.pipeline(shown.map { ["HGETALL", keys.job($0)] })) {
+            if let fields = reply.fields, !fields.isEmpty { records[id] = JobRecord(fields: fields) }  // else ended and expired meanwhile
         }
-        let recordsByQueue = Dictionary(grouping: records, by: \.queue)
+        var activeByQueue: [String: Int] = [:]
+        for id in held { if let queue = records[id]?.queue { activeByQueue[queue, default: 0] += 1 } }
+        let recordsByQueue = Dictionary(grouping: records.values, by: \.queue)
         return QueueOverview(
-            queues: queues.enumerated().map { index, queue in
+            queues: names.enumerated().map { index, name in
                 QueueOverview.Queue(
-                    name: queue.name, length: queue.length, active: queue.active, scheduled: scheduledByQueue[queue.name] ?? 0,
-                    failed: perQueue[3 * index].int ?? 0,
-                    recent: Array((recordsByQueue[queue.name] ?? []).sorted { ($0.fields["enqueued_at"] ?? "") > ($1.fields["enqueued_at"] ?? "") }.prefix(recentJobs)))
+                    stats: QueueStats(name: name, length: perQueue[4 * index].int ?? 0, active: activeByQueue[name] ?? 0),
+                    scheduled: scheduledByQueue[name] ?? 0, failed: perQueue[4 * index + 1].int ?? 0,
+                    recent: Array((recordsByQueue[name] ?? []).sorted { ($0.fields["enqueued_at"] ?? "") > ($1.fields["enqueued_at"] ?? "") }.prefix(recentJobs)))
             },
-            workers: workers.map {
-                QueueOverview.Worker(
-                    id: $0.id, host: $0.fields["host"] ?? "", pid: $0.fields["pid"] ?? "", queues: $0.fields["queues"] ?? "",
-                    currentJobs: $0.currentJobs, heartbeatAt: $0.fields["heartbeat_at"] ?? "")
-            })
+            workers: workers)
     }
 
     /// Deletes the failed lists of one queue or of all, and the hashes of their ids that are

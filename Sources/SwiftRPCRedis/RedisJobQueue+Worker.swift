@@ -143,16 +143,16 @@ extension RedisJobQueue {
     public func finish(_ job: TakenJob, worker: String, result: JSONValue, resultTTL: Duration, ran: Duration) async throws -> Bool {
         try await redis.run(
             JobScripts.finish, keys: [keys.job(job.id), keys.active(worker), keys.worker(worker)],
-            arguments: [job.id, result.jsonText, Timestamp.iso8601(), String(max(1, resultTTL.wholeSeconds)), keys.completions, job.lease]
-                + runArguments(job, ran: ran, prefix: true)
+            arguments: [job.id, result.jsonText, Timestamp.iso8601(), String(max(1, resultTTL.wholeSeconds)), keys.completions, job.lease, keys.prefix]
+                + runArguments(job, ran: ran)
         ).int == 1
     }
 
-    /// What the scripts count of one run: [prefix,] queue, func, duration bucket, microseconds
-    /// (an integer: `HINCRBY` costs Redis less than `HINCRBYFLOAT`).
-    private func runArguments(_ job: TakenJob, ran: Duration, prefix: Bool) -> [String] {
+    /// What the scripts count of one run: queue, func, duration bucket, microseconds (an
+    /// integer: `HINCRBY` costs Redis less than `HINCRBYFLOAT`).
+    private func runArguments(_ job: TakenJob, ran: Duration) -> [String] {
         let seconds = ran.inSeconds
-        return (prefix ? [keys.prefix] : []) + [job.queue, job.function, JobMetrics.bucketLabel(of: seconds), String(Int64((seconds * 1e6).rounded()))]
+        return [job.queue, job.function, JobMetrics.bucketLabel(of: seconds), String(Int64((seconds * 1e6).rounded()))]
     }
 
     /// Stores the error and counts the run (it took `ran`); with `retryAt` (Unix seconds) the
@@ -164,7 +164,7 @@ extension RedisJobQueue {
         let reply = try await redis.run(
             JobScripts.fail, keys: [keys.job(job.id), keys.active(worker), keys.scheduled, keys.worker(worker)],
             arguments: [job.id, error.jsonText, retryAt.map { String($0) } ?? "", job.lease] + policyArguments(policy, failureTTL: failureTTL)
-                + runArguments(job, ran: ran, prefix: false))
+                + runArguments(job, ran: ran))
         switch reply.int {
         case 1: return .retrying
         case 2: return .failed

@@ -69,17 +69,11 @@ struct Dashboard {
             "queues": .array(
                 overview.queues.map {
                     [
-                        "name": .string($0.name), "length": .int($0.length), "active": .int($0.active), "scheduled": .int($0.scheduled),
-                        "failed": .int($0.failed), "recent": .array($0.recent.map(\.json)),
+                        "name": .string($0.stats.name), "length": .int($0.stats.length), "active": .int($0.stats.active),
+                        "scheduled": .int($0.scheduled), "failed": .int($0.failed), "recent": .array($0.recent.map(\.json)),
                     ]
                 }),
-            "workers": .array(
-                overview.workers.map {
-                    [
-                        "id": .string($0.id), "host": .string($0.host), "pid": .string($0.pid), "queues": .string($0.queues),
-                        "current_jobs": .array($0.currentJobs.map(JSONValue.string)), "heartbeat_at": .string($0.heartbeatAt),
-                    ]
-                }),
+            "workers": .array(overview.workers.map(\.json)),
         ]
     }
 
@@ -90,19 +84,19 @@ struct Dashboard {
         var html = "<h2>Queues</h2>\n"
         html += table(
             ["queue", "length", "active", "scheduled", "failed"],
-            overview.queues.map { [escaped($0.name), "\($0.length)", "\($0.active)", "\($0.scheduled)", "\($0.failed)"] }, id: "queues")
+            overview.queues.map { [escaped($0.stats.name), "\($0.stats.length)", "\($0.stats.active)", "\($0.scheduled)", "\($0.failed)"] }, id: "queues")
         html += "<h2>Workers</h2>\n"
         html += table(
             ["worker", "host", "pid", "queues", "current jobs", "heartbeat"],
             overview.workers.map { worker in
-                let age = Timestamp.seconds(fromISO8601: worker.heartbeatAt).map { "\(Int(max(0, now - $0).rounded())) s ago" } ?? "gone"
+                let age = worker.fields["heartbeat_at"].flatMap(Timestamp.seconds(fromISO8601:)).map { "\(Int(max(0, now - $0).rounded())) s ago" } ?? "gone"
                 return [
-                    escaped(worker.id), escaped(worker.host), escaped(worker.pid), escaped(worker.queues),
+                    escaped(worker.id), escaped(worker.fields["host"] ?? ""), escaped(worker.fields["pid"] ?? ""), escaped(worker.fields["queues"] ?? ""),
                     worker.currentJobs.isEmpty ? "-" : worker.currentJobs.map(jobLink).joined(separator: " "), age,
                 ]
             }, id: "workers")
         for queue in overview.queues {
-            html += "<h2>Recent jobs: \(escaped(queue.name))</h2>\n"
+            html += "<h2>Recent jobs: \(escaped(queue.stats.name))</h2>\n"
             html += table(
                 ["job", "func", "status", "attempts", "enqueued", "ended"],
                 queue.recent.map { job in
@@ -110,7 +104,7 @@ struct Dashboard {
                         jobLink(job.id), escaped(job.function), "<span class=\"status \(escaped(job.status?.rawValue ?? ""))\">\(escaped(job.fields["status"] ?? ""))</span>",
                         "\(job.attempts)", escaped(job.fields["enqueued_at"] ?? ""), escaped(job.fields["ended_at"] ?? ""),
                     ]
-                }, id: "recent-\(escaped(queue.name))")
+                }, id: "recent-\(escaped(queue.stats.name))")
         }
         html += "<h2>Failed jobs</h2>\n"
         html += table(

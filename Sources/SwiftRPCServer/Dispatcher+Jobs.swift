@@ -21,10 +21,8 @@ extension Dispatcher {
             return .now(.failure(.unavailable("\(function.name) is an MQ function and this front has no job queue")))
         }
         // When traced, the enqueue's span is a child of the call's, and the job's run will be a
-        // child of it. An untraced enqueue makes no span (it would cost 7 allocations).
-        let (span, handOn) =
-            tracing || call.traceParent != nil
-            ? TraceParent.startSpan("enqueue \(function.name)", ofKind: .producer, parent: call.traceParent) : (nil, nil)
+        // child of it.
+        let (span, handOn) = TraceParent.startSpan("enqueue \(function.name)", ofKind: .producer, parent: call.traceParent)
         let request = EnqueueRequest(
             id: call.options.jobID ?? makeJobID(), function: function.name, queue: call.options.queue ?? options.queue,
             positional: arguments.positional, keywords: arguments.keywords, maxAttempts: options.retries + 1,

@@ -93,8 +93,6 @@ public final class Dispatcher: Sendable {
     private let poolCallsInFlight = Atomic<Int>(0)
     /// Every callable name, resolved once here so a call pays one lookup.
     private let targets: [String: Target]
-    /// Whether the app bootstrapped a tracer (before the front started): then every call is a span.
-    let tracing = TraceParent.tracerIsBootstrapped
 
     public init(registry: FunctionRegistry, jobs: (any JobQueueDriver)?, configuration: Configuration = Configuration(), logger: Logger) {
         self.registry = registry
@@ -139,8 +137,8 @@ public final class Dispatcher: Sendable {
     /// Runs one call and records its metrics; a span of its own (a child of the caller's) when
     /// the caller sent a `traceparent` or the app traces. An untraced call pays nothing for it.
     public func call(_ target: Target, _ call: DecodedCall, on eventLoop: any EventLoop) -> Pending<CallOutcome> {
-        guard tracing || call.traceParent != nil else { return measured(target, call, on: eventLoop) }
         let (span, handOn) = TraceParent.startSpan("call \(target.name)", ofKind: .server, parent: call.traceParent)
+        guard let span else { return measured(target, call, on: eventLoop) }
         var traced = call
         traced.traceParent = handOn  // an MQ call's enqueue is a child of this span
         let outcome = measured(target, traced, on: eventLoop)

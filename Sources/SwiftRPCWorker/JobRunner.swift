@@ -27,9 +27,7 @@ struct JobRunner: Sendable {
         logger[metadataKey: "func"] = "\(job.function)"
         if let trace = job.traceParent { logger[metadataKey: "trace_id"] = "\(trace.traceID)" }
         // This run's span, when traced: a child of the enqueue's, whose traceparent the job holds.
-        let span =
-            job.traceParent != nil || TraceParent.tracerIsBootstrapped
-            ? TraceParent.startSpan("job \(job.function)", ofKind: .consumer, parent: job.traceParent).span : nil
+        let span = TraceParent.startSpan("job \(job.function)", ofKind: .consumer, parent: job.traceParent).span
         span?.attributes["swiftrpc.job_id"] = job.id
         span?.attributes["swiftrpc.attempt"] = job.attempts
         defer { span?.end() }
