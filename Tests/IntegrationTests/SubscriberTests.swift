@@ -20,14 +20,16 @@ struct SubscriberTests {
         let logger = Logger(label: "subscriber-tests")
         let redis = try await RedisServer.start()
         let client = RedisClient(
-            configuration: RedisConfiguration(port: redis.port, commandTimeout: .milliseconds(500)), logger: logger)
+            configuration: RedisConfiguration(port: redis.port, commandTimeout: .milliseconds(1500)), logger: logger)
         let jobs = RedisJobQueue(redis: client, subscriberPingInterval: .milliseconds(200), logger: logger)
         let subscriber = Task { try await jobs.run() }
         do {
-            try await waitUntil { try await Self.pubsubClientIDs(client).count == 1 }
+            // (A first command can take long on a loaded machine: 500 ms ran out once in CI.)
+            try await waitUntil { (try? await Self.pubsubClientIDs(client))?.count == 1 }
             let before = try await Self.pubsubClientIDs(client)
-            // Redis answers nobody for 2 s, while every connection stays open.
-            _ = try await client.send(["CLIENT", "PAUSE", "2000", "ALL"])
+            // Redis answers nobody for 4 s, while every connection stays open: well past the
+            // subscriber's ping interval plus the command timeout.
+            _ = try await client.send(["CLIENT", "PAUSE", "4000", "ALL"])
             try await waitUntil(seconds: 15) {
                 let now = (try? await Self.pubsubClientIDs(client)) ?? []
                 return now.count == 1 && now != before
