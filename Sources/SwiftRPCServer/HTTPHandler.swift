@@ -12,9 +12,13 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private enum State {
         case idle
         case receiving(HTTPRequestHead, ByteBuffer)
-        /// The answer is out (413) or on its way; the rest of this request is dropped.
-        case ignoringRest
+        /// The connection is closing after a 413 or malformed HTTP: everything still coming is dropped.
+        case closing
     }
+
+    /// How long a connection refused with 413 keeps reading (and dropping) the rest of the
+    /// body after its answer, so that the client, still sending, reads the 413 instead of a reset.
+    static let lingerTime = TimeAmount.seconds(2)
 
     private let router: RPCRouter
     private let maxBodyBytes: Int
@@ -34,13 +38,15 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             context.close(promise: nil)
             return
         }
-        state = .ignoringRest
+        state = .closing
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
-        write(.error(.badRequest("malformed HTTP request: \(error)")), for: head, context: context, forceClose: true)
+        write(.error(.badRequest("malformed HTTP request: \(error)")), for: head, context: context, close: .now)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch (unwrapInboundIn(data), state) {
+        case (_, .closing):
+            break
         case (.head(let head), _):
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > maxBodyBytes {
                 refuseTooLarge(context: context, head: head)
@@ -55,7 +61,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             if body.readableBytes == 0 {
                 body = chunk  // the usual single-chunk body: no copy
             } else {
-                state = .ignoringRest  // drop our reference so `body` is uniquely owned while it grows
+                state = .idle  // drop our reference so `body` is uniquely owned while it grows
                 body.writeBuffer(&chunk)
             }
             state = .receiving(head, body)
@@ -75,21 +81,28 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                     }
                 }
             }
-        case (.end, .ignoringRest):
-            state = .idle
         case (.body, _), (.end, .idle):
             break
         }
     }
 
     private func refuseTooLarge(context: ChannelHandlerContext, head: HTTPRequestHead) {
-        state = .ignoringRest
+        state = .closing
         let error = RPCError(.payloadTooLarge, "the body is larger than the limit of \(maxBodyBytes) bytes")
-        write(.error(error), for: head, context: context, forceClose: true)
+        write(.error(error), for: head, context: context, close: .afterLingering)
     }
 
-    private func write(_ response: RPCResponse, for request: HTTPRequestHead, context: ChannelHandlerContext, forceClose: Bool = false) {
-        let keepAlive = request.isKeepAlive && !forceClose
+    /// How a connection ends after an answer that closes it.
+    private enum Close {
+        case now
+        /// Shut the write side, then drop what still comes until the client closes or
+        /// `lingerTime` passes (closing at once, with unread bytes, would make the kernel
+        /// send a reset that can destroy the answer before the client reads it).
+        case afterLingering
+    }
+
+    private func write(_ response: RPCResponse, for request: HTTPRequestHead, context: ChannelHandlerContext, close: Close? = nil) {
+        let keepAlive = request.isKeepAlive && close == nil
         var headers = HTTPHeaders()
         headers.reserveCapacity(4 + response.headers.count)
         headers.add(name: "content-type", value: response.contentType)
@@ -108,6 +121,15 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in loopBoundContext.value.close(promise: nil) }
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        guard close == .afterLingering else {
+            written.whenComplete { _ in loopBoundContext.value.close(promise: nil) }
+            return
+        }
+        written.whenComplete { _ in
+            let context = loopBoundContext.value
+            context.close(mode: .output).whenFailure { _ in loopBoundContext.value.close(promise: nil) }
+            context.eventLoop.scheduleTask(in: Self.lingerTime) { loopBoundContext.value.close(promise: nil) }
+        }
     }
 }

@@ -123,6 +123,20 @@ struct ServerTests {
         }
     }
 
+    @Test func aClientThatSendsAWholeOversizedBodyBeforeReadingGetsThe413() async throws {
+        try await withServer(maxBodyBytes: 1024) { port, _ in
+            // Far more than the socket buffers hold: the server answers while the body is
+            // still coming, and must read the rest instead of resetting the connection.
+            let body = [UInt8](repeating: UInt8(ascii: "x"), count: 32 << 20)
+            let connection = try RawHTTPConnection(port: port)
+            try await connection.send(Array("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body)
+            let answer = try await connection.readResponse()
+            #expect(answer?.status == 413)
+            #expect(answer?.errorCode == "payload_too_large")
+            #expect(try await connection.isClosedByServer())
+        }
+    }
+
     @Test func invalidArguments422() async throws {
         try await withServer { port, _ in
             for body in [#"{"args": [1]}"#, #"{"args": [1, "x"]}"#, #"{"args": [1, 2], "kwargs": {"c": 3}}"#, #"{"args": [1, 2], "kwargs": {"a": 3}}"#] {

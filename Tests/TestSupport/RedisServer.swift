@@ -99,9 +99,15 @@ public final class PortHold: @unchecked Sendable {
     // Owned by one test; -1 once released.
     private var fd: Int32
 
-    /// `nil` when the port is already taken.
+    /// `nil` when the port is already taken. SO_REUSEADDR lets the hold bind while the stopped
+    /// server's connections linger in TIME_WAIT; the kernel still hands the port to no one else.
     public init?(port: Int) {
-        guard let fd = loopbackSocket(port: port, { bind($0, $1, $2) }) else { return nil }
+        let bound = loopbackSocket(port: port) { fd, address, length in
+            var on: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+            return bind(fd, address, length)
+        }
+        guard let fd = bound else { return nil }
         self.fd = fd
     }
 
