@@ -16,9 +16,11 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case closing
     }
 
-    /// How long a connection refused with 413 keeps reading (and dropping) the rest of the
-    /// body after its answer, so that the client, still sending, reads the 413 instead of a reset.
-    static let lingerTime = TimeAmount.seconds(2)
+    /// A connection refused with 413 keeps reading (and dropping) the rest of the body after its
+    /// answer, so that the client, still sending, reads the 413 instead of a reset; it closes
+    /// once nothing has come for this long (or at the request timeout, which still applies).
+    static let lingerTimeout = TimeAmount.seconds(2)
+    private var lastReadWhileClosing = NIODeadline.now()
 
     private let router: RPCRouter
     private let maxBodyBytes: Int
@@ -46,7 +48,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch (unwrapInboundIn(data), state) {
         case (_, .closing):
-            break
+            lastReadWhileClosing = .now()
         case (.head(let head), _):
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > maxBodyBytes {
                 refuseTooLarge(context: context, head: head)
@@ -95,9 +97,9 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// How a connection ends after an answer that closes it.
     private enum Close {
         case now
-        /// Shut the write side, then drop what still comes until the client closes or
-        /// `lingerTime` passes (closing at once, with unread bytes, would make the kernel
-        /// send a reset that can destroy the answer before the client reads it).
+        /// Shut the write side, then drop what still comes until the client closes or goes
+        /// quiet for `lingerTimeout` (closing at once, with unread bytes, would make the
+        /// kernel send a reset that can destroy the answer before the client reads it).
         case afterLingering
     }
 
@@ -120,16 +122,26 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)  // no future to allocate for the usual answer
             return
         }
-        let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
-        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated()
         guard close == .afterLingering else {
-            written.whenComplete { _ in loopBoundContext.value.close(promise: nil) }
+            written.whenComplete { _ in context.close(promise: nil) }
             return
         }
         written.whenComplete { _ in
-            let context = loopBoundContext.value
-            context.close(mode: .output).whenFailure { _ in loopBoundContext.value.close(promise: nil) }
-            context.eventLoop.scheduleTask(in: Self.lingerTime) { loopBoundContext.value.close(promise: nil) }
+            context.close(mode: .output).assumeIsolated().whenFailure { _ in context.close(promise: nil) }
+            self.lastReadWhileClosing = .now()
+            self.closeWhenQuiet(context: context)
+        }
+    }
+
+    private func closeWhenQuiet(context: ChannelHandlerContext) {
+        context.eventLoop.assumeIsolated().scheduleTask(deadline: lastReadWhileClosing + Self.lingerTimeout) {
+            guard context.channel.isActive else { return }
+            if .now() - self.lastReadWhileClosing >= Self.lingerTimeout {
+                context.close(promise: nil)
+            } else {
+                self.closeWhenQuiet(context: context)
+            }
         }
     }
 }
