@@ -1,6 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import SwiftRPC
+import Synchronization
 import Tracing
 
 /// MQ calls, `get_result` and job lookups: everything of the front that talks to the job store.
@@ -149,11 +153,11 @@ extension Dispatcher {
 }
 
 /// A random (version 4) UUID in its usual text form. Job ids are capabilities (whoever knows
-/// one reads the result), so they come from the system's CSPRNG: two 8-byte draws, each one
-/// `getrandom` call (drawing byte by byte cost 16 calls, a fifth of an enqueue's CPU).
+/// one reads the result), so they come from the system's CSPRNG, drawn 4 KiB at a time (see
+/// `RandomPool`): drawing per id cost a fifth of an enqueue's CPU when it took 16 `getrandom`
+/// calls, and still 2.5% at two; now one call serves 16 ids.
 func makeJobID() -> String {
-    var generator = SystemRandomNumberGenerator()
-    var (high, low) = (generator.next() as UInt64, generator.next() as UInt64)
+    var (high, low) = randomPool.withLock { $0.next() }
     high = high & ~(0xF << 12) | (0x4 << 12)  // version 4 in byte 6's high nibble
     low = low & ~(0xC << 60) | (0x8 << 60)  // the RFC 4122 variant in byte 8's top bits
     let hexDigits: StaticString = "0123456789abcdef"
@@ -172,5 +176,26 @@ func makeJobID() -> String {
         put(high)
         put(low)
         return index
+    }
+}
+
+private let randomPool = Mutex(RandomPool())
+
+/// Bytes from the kernel's CSPRNG (`getentropy`, that is `getrandom`), fetched 256 at a time
+/// (the most one call gives) and each handed out once. Not copyable: a copy would hand out
+/// the same bytes again.
+private struct RandomPool: ~Copyable {
+    private var words = [UInt64](repeating: 0, count: 32)
+    private var used = 32
+
+    /// The next 16 unused bytes, as two words.
+    mutating func next() -> (UInt64, UInt64) {
+        if used == words.count {
+            let status = words.withUnsafeMutableBytes { getentropy($0.baseAddress, $0.count) }
+            precondition(status == 0, "getentropy failed: errno \(errno)")  // only for a bad buffer or length
+            used = 0
+        }
+        defer { used += 2 }
+        return (words[used], words[used + 1])
     }
 }

@@ -79,6 +79,20 @@ struct RedisClientTests {
         }
     }
 
+    @Test func argumentsOfEveryLengthDigitCountRoundTrip() async throws {
+        try await withRedis { _, client in
+            for length in [0, 1, 9, 10, 99, 100, 999, 1_000, 65_536, 1_000_001] {
+                let value = String(repeating: "é", count: length / 2) + String(repeating: "x", count: length % 2)
+                #expect(value.utf8.count == length)
+                try await client.set("length-\(length)", value)
+                #expect(try await client.get("length-\(length)") == value, "\(length) bytes")
+            }
+            // One command of many arguments (its count line has several digits too).
+            let fields = (0..<1_234).flatMap { ["f\($0)", "v\($0)"] }
+            #expect(try await client.send(["HSET", "wide"] + fields).int == 1_234)
+        }
+    }
+
     @Test func manyConcurrentCallersShareOneConnection() async throws {
         try await withRedis(connections: 1) { _, client in
             let ourID = try #require(try await client.send(["CLIENT", "ID"]).int)

@@ -11,17 +11,44 @@ enum RESPEncoder {
         arguments.reduce(13) { $0 + 15 + $1.utf8.count }
     }
 
-    /// Appends one command (binary-safe: every argument goes with its byte length).
+    /// Appends one command (binary-safe: every argument goes with its byte length), written
+    /// through one pointer: a `ByteBuffer` call per piece cost 2 µs for an enqueue's 16 arguments.
     static func encode(_ arguments: [String], into buffer: inout ByteBuffer) {
-        buffer.writeInteger(UInt8(ascii: "*"))
-        buffer.writeString(String(arguments.count))
-        buffer.writeStaticString("\r\n")
-        for argument in arguments {
-            buffer.writeInteger(UInt8(ascii: "$"))
-            buffer.writeString(String(argument.utf8.count))
-            buffer.writeStaticString("\r\n")
-            buffer.writeString(argument)
-            buffer.writeStaticString("\r\n")
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size(of: arguments)) { output in
+            var index = 0
+            func put(_ byte: UInt8) {
+                output[index] = byte
+                index += 1
+            }
+            func putLine(_ marker: UInt8, _ number: Int) {
+                put(marker)
+                var digits = 1
+                var rest = number / 10
+                while rest > 0 {
+                    digits += 1
+                    rest /= 10
+                }
+                var value = number
+                for position in stride(from: index + digits - 1, through: index, by: -1) {
+                    output[position] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+                index += digits
+                put(UInt8(ascii: "\r"))
+                put(UInt8(ascii: "\n"))
+            }
+            putLine(UInt8(ascii: "*"), arguments.count)
+            for argument in arguments {
+                var argument = argument
+                argument.withUTF8 { bytes in
+                    putLine(UInt8(ascii: "$"), bytes.count)
+                    UnsafeMutableRawBufferPointer(rebasing: output[index...]).copyMemory(from: UnsafeRawBufferPointer(bytes))
+                    index += bytes.count
+                }
+                put(UInt8(ascii: "\r"))
+                put(UInt8(ascii: "\n"))
+            }
+            return index
         }
     }
 }
