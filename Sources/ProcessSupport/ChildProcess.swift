@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 #if os(Linux)
 /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), looked up at run time:
@@ -26,6 +27,9 @@ public final class ChildProcess: Sendable {
 
     public let pid: pid_t
     public let executable: String
+    /// The exit status once the process has been reaped. After that its pid may belong to
+    /// another process, so it is never signalled or waited for again.
+    private let reapedStatus = Mutex<Int32?>(nil)
 
     /// Starts `executable` (a path, or a name looked up on PATH) with `arguments`.
     /// Standard output and error go to `outputPath` when given (appended), else are inherited.
@@ -97,17 +101,24 @@ public final class ChildProcess: Sendable {
         self.pid = childPID
     }
 
-    /// Sends `signal` (SIGTERM by default).
+    /// Sends `signal` (SIGTERM by default), unless the process has already ended and been reaped.
     public func signal(_ signal: Int32 = SIGTERM) {
-        kill(pid, signal)
+        // Under the lock that reaping takes, so the pid cannot be reaped (and reused) in between.
+        reapedStatus.withLock { reaped in
+            if reaped == nil { kill(pid, signal) }
+        }
     }
 
     /// The exit status if the process has ended (reaping it), else `nil`. Never blocks.
     public func exitStatus() -> Int32? {
-        var status: Int32 = 0
-        let result = waitpid(pid, &status, WNOHANG)
-        guard result == pid else { return result == -1 ? -1 : nil }
-        return Self.decode(status)
+        reapedStatus.withLock { reaped in
+            if let reaped { return reaped }
+            var status: Int32 = 0
+            let result = waitpid(pid, &status, WNOHANG)
+            guard result == pid else { return result == -1 ? -1 : nil }
+            reaped = Self.decode(status)
+            return reaped
+        }
     }
 
     /// Waits up to `timeout` for the process to end; its exit status, or `nil` if still running.

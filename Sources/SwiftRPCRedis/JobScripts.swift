@@ -18,27 +18,40 @@ enum JobScripts {
         ]
     }
 
-    /// KEYS: job, queue list, queues set, scheduled. ARGV: id, func, queue, args, kwargs,
-    /// max_attempts, enqueued_at, due time ("" to queue now), traceparent ("" for none).
-    /// Returns {created, status, queue}.
+    /// Enqueues a batch of jobs: those that arrived in one event-loop tick of a front.
+    /// KEYS, 4 per job: job, queue list, queues set, scheduled. ARGV, 9 per job: id, func, queue,
+    /// args, kwargs, max_attempts, enqueued_at, due time ("" to queue now), traceparent ("" for
+    /// none). Returns per job {created, status, queue}, or {-1, error} for a job whose write
+    /// failed (a key of the wrong type); the others are unaffected.
     static let enqueue = RedisScript(
         """
-        if redis.call('EXISTS', KEYS[1]) == 1 then
-          local f = redis.call('HMGET', KEYS[1], 'status', 'queue')
-          return {0, f[1] or '', f[2] or ''}
+        local function enqueue(k, a)
+          if redis.call('EXISTS', KEYS[k + 1]) == 1 then
+            local f = redis.call('HMGET', KEYS[k + 1], 'status', 'queue')
+            return {0, f[1] or '', f[2] or ''}
+          end
+          local status = 'queued'
+          if ARGV[a + 8] ~= '' then status = 'scheduled' end
+          -- The hash goes last: a write that fails leaves no hash claiming the id (a queued id
+          -- without one is dropped when taken), so the caller's retry can create the job.
+          if status == 'scheduled' then
+            redis.call('ZADD', KEYS[k + 4], ARGV[a + 8], ARGV[a + 1])
+          else
+            redis.call('LPUSH', KEYS[k + 2], ARGV[a + 1])
+          end
+          redis.call('SADD', KEYS[k + 3], ARGV[a + 3])
+          redis.call('HSET', KEYS[k + 1], 'id', ARGV[a + 1], 'func', ARGV[a + 2], 'queue', ARGV[a + 3], 'args', ARGV[a + 4],
+            'kwargs', ARGV[a + 5], 'status', status, 'attempts', '0', 'max_attempts', ARGV[a + 6], 'enqueued_at', ARGV[a + 7])
+          if ARGV[a + 9] ~= '' then redis.call('HSET', KEYS[k + 1], 'traceparent', ARGV[a + 9]) end
+          return {1, status, ARGV[a + 3]}
         end
-        local status = 'queued'
-        if ARGV[8] ~= '' then status = 'scheduled' end
-        redis.call('HSET', KEYS[1], 'id', ARGV[1], 'func', ARGV[2], 'queue', ARGV[3], 'args', ARGV[4],
-          'kwargs', ARGV[5], 'status', status, 'attempts', '0', 'max_attempts', ARGV[6], 'enqueued_at', ARGV[7])
-        if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'traceparent', ARGV[9]) end
-        redis.call('SADD', KEYS[3], ARGV[3])
-        if status == 'scheduled' then
-          redis.call('ZADD', KEYS[4], ARGV[8], ARGV[1])
-        else
-          redis.call('LPUSH', KEYS[2], ARGV[1])
+        local replies = {}
+        for job = 0, #KEYS / 4 - 1 do
+          local ok, reply = pcall(enqueue, job * 4, job * 9)
+          if not ok then reply = {-1, type(reply) == 'table' and reply.err or tostring(reply)} end
+          replies[job + 1] = reply
         end
-        return {1, status, ARGV[3]}
+        return replies
         """)
 
     /// Timestamps come from the clocks of the front and the workers, which never agree exactly

@@ -3,6 +3,7 @@ import NIOCore
 import Redis
 import ServiceLifecycle
 import SwiftRPC
+import Synchronization
 
 /// The job queue and result store of SPEC §4 on Redis, as the front uses it. As a `Service`
 /// it keeps one subscriber connection to the completion channel and wakes local waiters.
@@ -11,6 +12,8 @@ public final class RedisJobQueue: JobQueueDriver, Service {
     public let keys: RedisKeys
     let logger: Logger
     let waiters = CompletionWaiters()
+    /// Each event loop's enqueues of its current tick, until its script call goes out.
+    private let enqueuesOfThisTick = Mutex<[ObjectIdentifier: [QueuedEnqueue]]>([:])
 
     /// How often the completion subscriber pings Redis; a ping unanswered within the
     /// command timeout (a half-open connection) makes it reconnect.
@@ -31,24 +34,66 @@ public final class RedisJobQueue: JobQueueDriver, Service {
         try await enqueue(request, on: redis.eventLoopGroup.any()).get()
     }
 
+    /// Enqueues on `eventLoop`'s tick: every enqueue of one event-loop tick goes to Redis in one
+    /// script call, written when the tick's I/O is done. Under load that shares Redis's cost of a
+    /// script call (4 of its 7 µs) and the front's cost of a command among all of them; alone,
+    /// an enqueue waits for nothing but the rest of its own tick.
     public func enqueue(_ request: EnqueueRequest, on eventLoop: any EventLoop) -> EventLoopFuture<EnqueueResult> {
+        let promise = eventLoop.makePromise(of: EnqueueResult.self)
         let now = Timestamp.now()
         let due = request.delay.flatMap { $0 > 0 ? String(now + $0) : nil } ?? ""
-        return redis.run(
-            JobScripts.enqueue,
+        let job = QueuedEnqueue(
+            request: request, promise: promise,
             keys: [keys.job(request.id), keys.queue(request.queue), keys.queues, keys.scheduled],
             arguments: [
                 request.id, request.function, request.queue, JSONValue.array(request.positional).jsonText,
                 JSONValue.object(request.keywords).jsonText, String(request.maxAttempts), Timestamp.iso8601(now), due,
                 request.traceParent?.header ?? "",
-            ],
-            on: eventLoop
-        ).flatMapThrowing { reply in
-            guard let parts = reply.array, parts.count == 3, let created = parts[0].int else {
-                throw RedisClientError(.unexpectedReply, "the enqueue script answered \(reply)")
-            }
-            return EnqueueResult(id: request.id, status: parts[1].string ?? "", queue: parts[2].string ?? "", created: created == 1)
+            ])
+        let loop = ObjectIdentifier(eventLoop)
+        let startsTheBatch = enqueuesOfThisTick.withLock { batches in
+            batches[loop, default: []].append(job)
+            return batches[loop]?.count == 1
         }
+        if startsTheBatch { eventLoop.execute { self.sendEnqueues(of: loop, on: eventLoop) } }
+        return promise.futureResult
+    }
+
+    /// One enqueue waiting for its tick's script call.
+    struct QueuedEnqueue: Sendable {
+        var request: EnqueueRequest
+        var promise: EventLoopPromise<EnqueueResult>
+        var keys: [String]
+        var arguments: [String]
+    }
+
+    /// Most jobs in one script call, so that Redis is never held up long by one.
+    static let enqueueBatchLimit = 64
+
+    private func sendEnqueues(of loop: ObjectIdentifier, on eventLoop: any EventLoop) {
+        let jobs = enqueuesOfThisTick.withLock { $0.removeValue(forKey: loop) } ?? []
+        for start in stride(from: 0, to: jobs.count, by: Self.enqueueBatchLimit) {
+            let batch = jobs[start..<min(start + Self.enqueueBatchLimit, jobs.count)]
+            redis.run(JobScripts.enqueue, keys: batch.flatMap(\.keys), arguments: batch.flatMap(\.arguments), on: eventLoop)
+                .whenComplete { result in
+                    for (index, job) in zip(0..., batch) {
+                        job.promise.completeWith(
+                            result.flatMap { reply in
+                                let jobReply = reply.array.flatMap { index < $0.count ? $0[index] : nil }
+                                return Result { try Self.enqueueResult(of: jobReply, for: job.request) }
+                            })
+                    }
+                }
+        }
+    }
+
+    private static func enqueueResult(of reply: RESPValue?, for request: EnqueueRequest) throws -> EnqueueResult {
+        guard let parts = reply?.array, parts.count >= 2, let created = parts[0].int else {
+            throw RedisClientError(.unexpectedReply, "the enqueue script answered \(reply.map { "\($0)" } ?? "nothing") for job \(request.id)")
+        }
+        if created == -1 { throw RedisClientError(.serverError, parts[1].string ?? "the enqueue failed") }
+        guard parts.count == 3 else { throw RedisClientError(.unexpectedReply, "the enqueue script answered \(parts)") }
+        return EnqueueResult(id: request.id, status: parts[1].string ?? "", queue: parts[2].string ?? "", created: created == 1)
     }
 
     public func job(id: String) async throws -> JobRecord? {

@@ -20,4 +20,14 @@ struct ChildProcessTests {
         #expect(!listed.contains(pipeEnds[0]) && !listed.contains(pipeEnds[1]), "the child holds \(listed)")
         #expect(listed.allSatisfy { $0 <= 3 }, "the child holds \(listed)")
     }
+
+    /// Once reaped, a child's pid may be given to any new process: the child is never
+    /// signalled again, and keeps the exit status it had.
+    @Test func aReapedChildKeepsItsStatusAndIsNeverSignalledAgain() async throws {
+        let child = try ChildProcess(executable: "/bin/sh", arguments: ["-c", "exit 3"])
+        #expect(await child.wait(timeout: .seconds(10)) == 3)
+        #expect(child.exitStatus() == 3)
+        child.signal(SIGKILL)  // would reach whichever process has the pid now
+        #expect(await child.terminate(grace: .seconds(1)) == 3)
+    }
 }

@@ -44,9 +44,12 @@ struct JobQueueTests {
             let field = try await stack.jobHash(id)["traceparent"] ?? ""
             let stored = try #require(TraceParent(field), "traceparent field: '\(field)'")
             #expect(stored.traceID == "4bf92f3577b34da6a3ce929d0e0e4736" && stored.parentID != "00f067aa0ba902b7")
-            let lines = stack.log("worker1.log").split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
-            let jobLines = lines.filter { $0["job"]?.stringValue == id }
-            #expect(jobLines.count == 2 && jobLines.allSatisfy { $0["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736" }, "\(lines)")
+            // The worker logs "job finished" after the finish is stored, so the line may come a moment after the result.
+            func jobLines() -> [JSONValue] {
+                stack.log("worker1.log").split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }.filter { $0["job"]?.stringValue == id }
+            }
+            try await waitUntil(seconds: 5) { jobLines().count >= 2 }
+            #expect(jobLines().count == 2 && jobLines().allSatisfy { $0["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736" }, "\(jobLines())")
 
             // A malformed header is ignored: no field, no trace id.
             let untraced = try await httpRequest(port: stack.frontPort, path: "/test_mq", body: #"{"args": [1, 1]}"#, headers: [("traceparent", "00-xyz")])

@@ -1,5 +1,8 @@
 import Logging
+import NIOCore
+import NIOPosix
 import Redis
+import SwiftRPC
 import Testing
 import TestSupport
 @testable import SwiftRPCRedis
@@ -13,6 +16,49 @@ struct ScriptTests {
             let reply = try await client.send(["SCRIPT", "LOAD", script.source])
             #expect(reply.string?.count == 40, "\(script.source.prefix(80))")
         }
+        await client.shutdown()
+        await server.stopAndRemove()
+    }
+
+    /// The enqueues of one event-loop tick go to Redis as one script call per 64 jobs; a job
+    /// whose write fails fails alone, and leaves nothing that would stop its retry.
+    @Test func theEnqueuesOfOneTickShareAScriptCallAndFailAlone() async throws {
+        let server = try await RedisServer.start()
+        let client = RedisClient(configuration: server.configuration, logger: Logger(label: "scripts"))
+        let jobs = RedisJobQueue(redis: client, logger: Logger(label: "scripts"))
+        let loop = client.eventLoopGroup.next()
+        func request(_ id: String, queue: String = "default") -> EnqueueRequest {
+            EnqueueRequest(id: id, function: "test_mq", queue: queue, positional: [1, 2], keywords: JSONObject(), maxAttempts: 1)
+        }
+        _ = try await jobs.enqueue(request("existing"))
+        // Something that is not a list where the queue "broken" should be.
+        try await client.set("swiftrpc:queue:broken", "not a list")
+        _ = try await client.send(["CONFIG", "RESETSTAT"])
+
+        let requests = (0..<150).map { request("job-\($0)") } + [request("existing"), request("doomed", queue: "broken")]
+        let results = try await loop.submit {
+            requests.map { jobs.enqueue($0, on: loop) }
+        }.get()
+        var created = 0
+        for (request, result) in zip(requests, results) {
+            let outcome: Result<EnqueueResult, any Error>
+            do { outcome = .success(try await result.get()) } catch { outcome = .failure(error) }
+            switch (request.id, outcome) {
+            case ("existing", .success(let enqueued)): #expect(!enqueued.created && enqueued.status == "queued")
+            case ("doomed", .failure(let error)): #expect((error as? RedisClientError)?.message.contains("WRONGTYPE") == true, "\(error)")
+            case (_, .success(let enqueued)) where enqueued.created: created += 1
+            case (let id, let outcome): Issue.record("\(id): \(outcome)")
+            }
+        }
+        #expect(created == 150)
+        #expect(try await client.llen("swiftrpc:queue:default") == 151)
+        let stats = try await client.send(["INFO", "commandstats"]).string ?? ""
+        #expect(stats.contains("cmdstat_evalsha:calls=3,"), "\(stats)")  // 152 jobs: 64 + 64 + 24
+        #expect(try await client.send(["EXISTS", "swiftrpc:job:doomed"]).int == 0)
+
+        // Once the key is mended, the failed job's retry creates it.
+        _ = try await client.send(["DEL", "swiftrpc:queue:broken"])
+        #expect(try await jobs.enqueue(request("doomed", queue: "broken")).created)
         await client.shutdown()
         await server.stopAndRemove()
     }
