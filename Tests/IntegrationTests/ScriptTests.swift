@@ -27,33 +27,42 @@ struct ScriptTests {
         let client = RedisClient(configuration: server.configuration, logger: Logger(label: "scripts"))
         let jobs = RedisJobQueue(redis: client, logger: Logger(label: "scripts"))
         let loop = client.eventLoopGroup.next()
-        func request(_ id: String, queue: String = "default") -> EnqueueRequest {
-            EnqueueRequest(id: id, function: "test_mq", queue: queue, positional: [1, 2], keywords: JSONObject(), maxAttempts: 1)
+        func request(_ id: String, queue: String = "default", delay: Double? = nil) -> EnqueueRequest {
+            EnqueueRequest(id: id, function: "test_mq", queue: queue, positional: [1, 2], keywords: JSONObject(), maxAttempts: 1, delay: delay)
         }
         _ = try await jobs.enqueue(request("existing"))
         // Something that is not a list where the queue "broken" should be.
         try await client.set("swiftrpc:queue:broken", "not a list")
         _ = try await client.send(["CONFIG", "RESETSTAT"])
 
-        let requests = (0..<150).map { request("job-\($0)") } + [request("existing"), request("doomed", queue: "broken")]
+        let requests =
+            (0..<150).map { request("job-\($0)") }
+            + [request("existing"), request("doomed", queue: "broken"), request("twice"), request("twice"), request("later", delay: 60)]
         let results = try await loop.submit {
             requests.map { jobs.enqueue($0, on: loop) }
         }.get()
         var created = 0
+        var twice: [Bool] = []
         for (request, result) in zip(requests, results) {
             let outcome: Result<EnqueueResult, any Error>
             do { outcome = .success(try await result.get()) } catch { outcome = .failure(error) }
             switch (request.id, outcome) {
             case ("existing", .success(let enqueued)): #expect(!enqueued.created && enqueued.status == "queued")
+            case ("twice", .success(let enqueued)): twice.append(enqueued.created)
+            case ("later", .success(let enqueued)): #expect(enqueued.created && enqueued.status == "scheduled")
             case ("doomed", .failure(let error)): #expect((error as? RedisClientError)?.message.contains("WRONGTYPE") == true, "\(error)")
             case (_, .success(let enqueued)) where enqueued.created: created += 1
             case (let id, let outcome): Issue.record("\(id): \(outcome)")
             }
         }
         #expect(created == 150)
-        #expect(try await client.llen("swiftrpc:queue:default") == 151)
+        #expect(twice == [true, false])
+        // Every new id once, in the order they came (taken from the right).
+        let queued = (try await client.send(["LRANGE", "swiftrpc:queue:default", "0", "-1"]).array ?? []).compactMap(\.string)
+        #expect(queued.reversed() == ["existing"] + (0..<150).map { "job-\($0)" } + ["twice"])
+        #expect(try await client.send(["ZSCORE", "swiftrpc:scheduled", "later"]).string != nil)
         let stats = try await client.send(["INFO", "commandstats"]).string ?? ""
-        #expect(stats.contains("cmdstat_evalsha:calls=3,"), "\(stats)")  // 152 jobs: 64 + 64 + 24
+        #expect(stats.contains("cmdstat_evalsha:calls=3,"), "\(stats)")  // 155 jobs: 64 + 64 + 27
         #expect(try await client.send(["EXISTS", "swiftrpc:job:doomed"]).int == 0)
 
         // Once the key is mended, the failed job's retry creates it.
