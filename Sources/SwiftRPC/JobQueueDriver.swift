@@ -229,6 +229,8 @@ public protocol JobQueueDriver: Sendable {
     /// Enqueues, then waits up to `timeout` for the job to end: the job as it is then (`nil`
     /// only if it vanished). Registers for the completion notice before enqueueing, so a job
     /// that ends at once is not missed and a new job needs no extra read before the wait.
+    /// A job that finished with a result small enough to come with its notice is answered
+    /// from the notice without a read: its record then holds only `id`, `status` and `result`.
     func enqueueAndWait(_ request: EnqueueRequest, timeout: Duration, on eventLoop: any EventLoop) -> EventLoopFuture<(EnqueueResult, JobRecord?)>
     /// The whole system's queues, workers and job outcomes, for `/metrics`.
     func jobMetrics() async throws -> JobMetrics

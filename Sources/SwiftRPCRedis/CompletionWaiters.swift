@@ -9,14 +9,29 @@ final class CompletionWaiters: Sendable {
     /// Its future completes on the event loop of the caller that registered it, so a wait
     /// runs there from the read to the answer, with no task in between.
     final class Waiter: Sendable {
-        private let promise: EventLoopPromise<Void>
+        private let promise: EventLoopPromise<Notice?>
 
         init(on eventLoop: any EventLoop) { promise = eventLoop.makePromise() }
 
-        var woken: EventLoopFuture<Void> { promise.futureResult }
+        /// The notice that woke it, if a notice did.
+        var woken: EventLoopFuture<Notice?> { promise.futureResult }
 
-        /// Idempotent, from any thread.
-        func wake() { promise.succeed() }
+        /// Idempotent, from any thread; the first wake wins.
+        func wake(by notice: Notice? = nil) { promise.succeed(notice) }
+    }
+
+    /// A completion notice: `{id} {status}`, and for a job that finished with a small result,
+    /// ` {result JSON}` (the finish script's choice).
+    struct Notice: Sendable {
+        var id: Substring
+        var status: Substring
+        var result: Substring?
+
+        init?(_ message: String) {
+            let parts = message.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count >= 2 else { return nil }
+            (id, status, result) = (parts[0], parts[1], parts.count == 3 ? parts[2] : nil)
+        }
     }
 
     private let waiters = Mutex<[String: [ObjectIdentifier: Waiter]]>([:])
@@ -36,10 +51,10 @@ final class CompletionWaiters: Sendable {
         waiter.wake()
     }
 
-    /// Wakes everyone waiting for `id`.
-    func notify(_ id: String) {
-        let woken = waiters.withLock { $0[id].map { Array($0.values) } ?? [] }
-        woken.forEach { $0.wake() }
+    /// Wakes everyone waiting for the notice's job.
+    func notify(_ notice: Notice) {
+        let woken = waiters.withLock { $0[String(notice.id)].map { Array($0.values) } ?? [] }
+        woken.forEach { $0.wake(by: notice) }
     }
 
     /// Wakes every waiter so each reads its job again (after the subscriber reconnects,

@@ -210,7 +210,12 @@ enum JobScripts {
         redis.call('HDEL', KEYS[1], 'error', 'lease')
         redis.call('EXPIRE', KEYS[1], ARGV[4])
         if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HINCRBY', KEYS[3], 'jobs_finished', 1) end
-        redis.call('PUBLISH', ARGV[5], ARGV[1] .. ' finished')
+        -- A small result rides along, so a caller waiting with ?wait needs no read.
+        if #ARGV[2] <= 4096 then
+          redis.call('PUBLISH', ARGV[5], ARGV[1] .. ' finished ' .. ARGV[2])
+        else
+          redis.call('PUBLISH', ARGV[5], ARGV[1] .. ' finished')
+        end
         return 1
         """)
 

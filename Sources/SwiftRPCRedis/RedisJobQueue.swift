@@ -112,7 +112,9 @@ public final class RedisJobQueue: JobQueueDriver, Service {
     }
 
     public func waitForJob(id: String, timeout: Duration, on eventLoop: any EventLoop) -> EventLoopFuture<JobRecord?> {
-        waitForJob(id: id, until: .now() + TimeAmount(timeout), waiter: waiters.register(id, on: eventLoop), knownPending: false, on: eventLoop)
+        waitForJob(
+            id: id, until: .now() + TimeAmount(timeout), waiter: waiters.register(id, on: eventLoop), knownPending: false,
+            endsOnResultNotice: false, on: eventLoop)
     }
 
     public func enqueueAndWait(_ request: EnqueueRequest, timeout: Duration) async throws -> (EnqueueResult, JobRecord?) {
@@ -126,15 +128,20 @@ public final class RedisJobQueue: JobQueueDriver, Service {
             self.waiters.unregister(request.id, waiter)
             return eventLoop.makeFailedFuture(error)
         }.flatMap { enqueued in
-            self.waitForJob(id: request.id, until: deadline, waiter: waiter, knownPending: enqueued.created, on: eventLoop).map { (enqueued, $0) }
+            self.waitForJob(
+                id: request.id, until: deadline, waiter: waiter, knownPending: enqueued.created, endsOnResultNotice: true, on: eventLoop
+            ).map { (enqueued, $0) }
         }
     }
 
     /// Reads the job until it has ended or `deadline` passes, waiting on `waiter` (registered
     /// before the caller's last write or read) between reads. `knownPending` skips the first
-    /// read for a job that was just created. Runs on `eventLoop` throughout.
+    /// read for a job that was just created; `endsOnResultNotice` takes a notice that carries
+    /// the result as the answer (id, status and result only) instead of reading the job.
+    /// Runs on `eventLoop` throughout.
     private func waitForJob(
-        id: String, until deadline: NIODeadline, waiter: CompletionWaiters.Waiter, knownPending: Bool, on eventLoop: any EventLoop
+        id: String, until deadline: NIODeadline, waiter: CompletionWaiters.Waiter, knownPending: Bool, endsOnResultNotice: Bool,
+        on eventLoop: any EventLoop
     ) -> EventLoopFuture<JobRecord?> {
         let read: EventLoopFuture<JobRecord??> = knownPending ? eventLoop.makeSucceededFuture(.none) : job(id: id, on: eventLoop).map { .some($0) }
         return read.flatMapError { error in
@@ -146,12 +153,16 @@ public final class RedisJobQueue: JobQueueDriver, Service {
                 return eventLoop.makeSucceededFuture(record)
             }
             let timer = eventLoop.scheduleTask(deadline: deadline) { waiter.wake() }
-            return waiter.woken.flatMap {
+            return waiter.woken.flatMap { notice in
                 timer.cancel()
                 self.waiters.unregister(id, waiter)
+                if endsOnResultNotice, let notice, notice.status == JobStatus.finished.rawValue, let result = notice.result {
+                    return eventLoop.makeSucceededFuture(JobRecord(fields: ["id": id, "status": String(notice.status), "result": String(result)]))
+                }
                 // Registered before the next read, so no notice falls between.
                 let next = self.waiters.register(id, on: eventLoop)
-                return self.waitForJob(id: id, until: deadline, waiter: next, knownPending: false, on: eventLoop)
+                return self.waitForJob(
+                    id: id, until: deadline, waiter: next, knownPending: false, endsOnResultNotice: endsOnResultNotice, on: eventLoop)
             }
         }
     }
@@ -227,7 +238,7 @@ public final class RedisJobQueue: JobQueueDriver, Service {
     }
 
     private func handleNotice(_ message: String) {
-        guard let id = message.split(separator: " ", maxSplits: 1).first else { return }
-        waiters.notify(String(id))
+        guard let notice = CompletionWaiters.Notice(message) else { return }
+        waiters.notify(notice)
     }
 }

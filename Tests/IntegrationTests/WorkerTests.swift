@@ -172,6 +172,24 @@ struct WorkerTests {
         }
     }
 
+    /// `?wait`'s answer: a result of up to 4 KiB comes with the completion notice, so the
+    /// front reads nothing; a larger one is read from the job.
+    @Test func aSmallResultComesWithItsNoticeAndALargeOneIsRead() async throws {
+        var registry = FunctionRegistry()
+        registry.registerMQ("small") { _ in JSONValue.string("a b c") }
+        registry.registerMQ("large") { _ in JSONValue.string(String(repeating: "x", count: 5_000)) }
+        try await withWorker(registry) { jobs in
+            func run(_ function: String) async throws -> JobRecord? {
+                let request = EnqueueRequest(id: "\(function)-1", function: function, queue: "default", positional: [], keywords: JSONObject(), maxAttempts: 1)
+                return try await jobs.enqueueAndWait(request, timeout: .seconds(10)).1
+            }
+            // Only the notice's three fields: a read would have brought the whole hash.
+            #expect(try await run("small")?.fields == ["id": "small-1", "status": "finished", "result": #""a b c""#])
+            let large = try await run("large")
+            #expect(large?.function == "large" && large?.result == .string(String(repeating: "x", count: 5_000)))
+        }
+    }
+
     @Test func oneThousandWaitersShareOneSubscriberConnection() async throws {
         var registry = FunctionRegistry()
         registry.registerMQ("quick", .int("n")) { args in try args.int("n") }
