@@ -1,3 +1,4 @@
+import NIOCore
 import Redis
 import SwiftRPC
 
@@ -119,23 +120,39 @@ extension RedisJobQueue {
         return (reply.array ?? []).compactMap(TakenJob.init)
     }
 
+    /// What a blocking take brought: the id moved into the active list, and its job if it started.
+    public typealias BlockingTake = (id: String, started: TakenJob?)
+
     /// Waits up to `timeout` on `connection` (one of the worker's own: the command blocks it)
-    /// for a job on `queue` and moves its id into the active list, not yet started. Closing the
-    /// connection withdraws the wait; an id moved meanwhile stays in the active list, where
-    /// `deregister` or a sweep gives it back.
-    public func blockingMove(worker: String, queue: String, timeout: Duration, connection: RedisConnection) async throws -> String? {
-        let reply = try await connection.pipeline(
-            [["BLMOVE", keys.queue(queue), keys.active(worker), "RIGHT", "LEFT", String(timeout.inSeconds)]], extraTimeout: timeout)[0]
-        if case .error(let message) = reply { throw RedisClientError(.serverError, message) }
-        return reply.string
+    /// for a job on `queue` and moves its id into the active list; then, if `shouldStart()`
+    /// still says so, starts it at once from the connection's event loop (no trip through a
+    /// task in between: this is on the path of every `?wait`). `nil` when the wait ran out;
+    /// else the id, and the job if it started. An id moved but not started stays in the
+    /// active list, where `deregister` or a sweep gives it back; closing the connection
+    /// withdraws the wait.
+    public func blockingMoveAndStart(
+        worker: String, queue: String, timeout: Duration, connection: RedisConnection, shouldStart: @escaping @Sendable () -> Bool
+    ) async throws -> BlockingTake? {
+        let loop = connection.eventLoop
+        let blockingMove = ["BLMOVE", keys.queue(queue), keys.active(worker), "RIGHT", "LEFT", String(timeout.inSeconds)]
+        return try await connection.submit([blockingMove], extraTimeout: TimeAmount(timeout)).flatMap { replies -> EventLoopFuture<BlockingTake?> in
+            if case .error(let message) = replies[0] { return loop.makeFailedFuture(RedisClientError(.serverError, message)) }
+            guard let id = replies[0].string else { return loop.makeSucceededFuture(BlockingTake?.none) }
+            guard shouldStart() else { return loop.makeSucceededFuture((id, nil)) }
+            return self.redis.run(JobScripts.start, keys: [self.keys.active(worker)], arguments: self.startArguments(id, worker: worker), on: loop)
+                .map { started in (id, (started.array ?? []).compactMap(TakenJob.init).first) }
+        }.get()
     }
 
-    /// Starts a job whose id `blockingMove` put in the active list; `nil` when it cannot start
+    /// Starts a job whose id is in the worker's active list but not started; `nil` when it cannot start
     /// (it ended, vanished, or a sweep gave it back meanwhile).
     public func start(job id: String, worker: String) async throws -> TakenJob? {
-        let started = try await redis.run(
-            JobScripts.start, keys: [keys.active(worker)], arguments: [keys.prefix, worker, Timestamp.iso8601(), id, Self.newLease()])
+        let started = try await redis.run(JobScripts.start, keys: [keys.active(worker)], arguments: startArguments(id, worker: worker))
         return (started.array ?? []).compactMap(TakenJob.init).first
+    }
+
+    private func startArguments(_ id: String, worker: String) -> [String] {
+        [keys.prefix, worker, Timestamp.iso8601(), id, Self.newLease()]
     }
 
     /// Stores the result, ends the job `finished`, counts the run (it took `ran`) and notifies

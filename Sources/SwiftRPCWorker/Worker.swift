@@ -182,11 +182,11 @@ public final class Worker: Service {
                 // passes, on a connection of our own so no other command waits behind it.
                 let queue = configuration.queues[queueIndex % configuration.queues.count]
                 queueIndex += 1
-                guard let moved = try await blockingMove(queue: queue) else { continue }
                 // An id that arrives once the stop has begun stays unstarted in the active
                 // list; deregistering puts it back at the head of its queue.
+                guard let taken = try await blockingMoveAndStart(queue: queue) else { continue }
+                if let job = taken.started { start(job) }
                 if isStopping { break }
-                if let job = try await jobs.start(job: moved, worker: id) { start(job) }
             } catch {
                 if isStopping { break }
                 logger.warning("cannot take jobs: \(error); retrying in \(backoff)")
@@ -197,7 +197,7 @@ public final class Worker: Service {
         if let connection = blockingConnection.withLock({ $0 }) { await connection.close() }
     }
 
-    private func blockingMove(queue: String) async throws -> String? {
+    private func blockingMoveAndStart(queue: String) async throws -> RedisJobQueue.BlockingTake? {
         var connection = blockingConnection.withLock { $0 }
         if connection?.isActive != true {
             let fresh = try await RedisConnection.connect(jobs.redis.configuration, eventLoop: jobs.redis.eventLoopGroup.next(), logger: baseLogger)
@@ -209,7 +209,8 @@ public final class Worker: Service {
                 return nil
             }
         }
-        return try await jobs.blockingMove(worker: id, queue: queue, timeout: configuration.blockingTimeout, connection: connection!)
+        return try await jobs.blockingMoveAndStart(
+            worker: id, queue: queue, timeout: configuration.blockingTimeout, connection: connection!, shouldStart: { !self.isStopping })
     }
 
     private func start(_ job: TakenJob) {

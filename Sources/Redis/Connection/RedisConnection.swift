@@ -57,6 +57,9 @@ public final class RedisConnection: Sendable {
 
     public var isActive: Bool { channel.isActive }
 
+    /// The event loop the connection lives on, where its replies arrive.
+    public var eventLoop: any EventLoop { channel.eventLoop }
+
     /// Completes when the connection has closed, for whatever reason.
     public func closed() async {
         try? await channel.closeFuture.get()
