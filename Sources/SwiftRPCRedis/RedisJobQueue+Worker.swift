@@ -139,20 +139,15 @@ extension RedisJobQueue {
             if case .error(let message) = replies[0] { return loop.makeFailedFuture(RedisClientError(.serverError, message)) }
             guard let id = replies[0].string else { return loop.makeSucceededFuture(BlockingTake?.none) }
             guard shouldStart() else { return loop.makeSucceededFuture((id, nil)) }
-            return self.redis.run(JobScripts.start, keys: [self.keys.active(worker)], arguments: self.startArguments(id, worker: worker), on: loop)
-                .map { started in (id, (started.array ?? []).compactMap(TakenJob.init).first) }
+            return self.start(job: id, worker: worker, on: loop).map { (id, $0) }
         }.get()
     }
 
-    /// Starts a job whose id is in the worker's active list but not started; `nil` when it cannot start
-    /// (it ended, vanished, or a sweep gave it back meanwhile).
-    public func start(job id: String, worker: String) async throws -> TakenJob? {
-        let started = try await redis.run(JobScripts.start, keys: [keys.active(worker)], arguments: startArguments(id, worker: worker))
-        return (started.array ?? []).compactMap(TakenJob.init).first
-    }
-
-    private func startArguments(_ id: String, worker: String) -> [String] {
-        [keys.prefix, worker, Timestamp.iso8601(), id, Self.newLease()]
+    /// Starts a job whose id is in the worker's active list but not started; `nil` when it
+    /// cannot start (it ended, vanished, or a sweep gave it back meanwhile).
+    public func start(job id: String, worker: String, on eventLoop: any EventLoop) -> EventLoopFuture<TakenJob?> {
+        redis.run(JobScripts.start, keys: [keys.active(worker)], arguments: [keys.prefix, worker, Timestamp.iso8601(), id, Self.newLease()], on: eventLoop)
+            .map { started in (started.array ?? []).compactMap(TakenJob.init).first }
     }
 
     /// Stores the result, ends the job `finished`, counts the run (it took `ran`) and notifies

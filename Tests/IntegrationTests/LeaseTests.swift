@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import Redis
 import SwiftRPC
 @testable import SwiftRPCRedis
@@ -174,7 +175,7 @@ struct LeaseTests {
             try await jobs.redis.send(["LMOVE", jobs.keys.queue("q"), jobs.keys.active("a"), "RIGHT", "LEFT"])
             let id = try #require(try await jobs.activeJobs(worker: "a").first)
             #expect(try await jobs.sweep(worker: "a", stranded: [id], policy: policy) == 1)
-            #expect(try await jobs.start(job: id, worker: "a") == nil)
+            #expect(try await jobs.start(job: id, worker: "a", on: jobs.redis.eventLoopGroup.any()).get() == nil)
             #expect(try await jobs.job(id: id)?.status == .queued)
         }
     }
