@@ -69,16 +69,17 @@ enum JobScripts {
     /// counts the whole system (SPEC §10): `{prefix}:metrics:jobs` and `{prefix}:metrics:durations`;
     /// and each queue's recently ended jobs for the dashboard, `{prefix}:recent:{queue}`.
     private static let counting = """
-        local function note_ended(prefix, queue, id)
+        local function note_ended(prefix, queue, ...)
           local key = prefix .. ':recent:' .. queue
           -- Trimmed to 100 once it reaches 150: one command per job instead of two.
-          if redis.call('LPUSH', key, id) >= 150 then redis.call('LTRIM', key, 0, 99) end
+          if redis.call('LPUSH', key, ...) >= 150 then redis.call('LTRIM', key, 0, 99) end
         end
-        local function count_outcome(prefix, outcome, queue, func)
-          redis.call('HINCRBY', prefix .. ':metrics:jobs', outcome .. ' ' .. queue .. ' ' .. func, 1)
+        local function count_outcome(prefix, outcome, queue, func, jobs)
+          redis.call('HINCRBY', prefix .. ':metrics:jobs', outcome .. ' ' .. queue .. ' ' .. func, jobs or 1)
         end
-        local function count_run(prefix, func, bucket, microseconds)
-          redis.call('HINCRBY', prefix .. ':metrics:durations', bucket .. ' ' .. func, 1)
+        -- runs: {duration bucket = how many runs}; microseconds: their total.
+        local function count_runs(prefix, func, runs, microseconds)
+          for bucket, n in pairs(runs) do redis.call('HINCRBY', prefix .. ':metrics:durations', bucket .. ' ' .. func, n) end
           redis.call('HINCRBY', prefix .. ':metrics:durations', 'sum_us ' .. func, microseconds)
         end
         """
@@ -197,26 +198,66 @@ enum JobScripts {
         end
         """
 
-    /// KEYS: job, active list, worker hash. ARGV: id, result, ended_at, result_ttl, channel, lease,
-    /// prefix, queue, func, duration bucket, microseconds run.
-    /// Returns 1, or 0 when the delivery no longer holds the job (nothing is written).
+    /// Finishes a batch of one worker's deliveries: those that ended in one event-loop tick.
+    /// KEYS: the worker's active list, its hash, then each job's hash. ARGV: prefix, channel,
+    /// ended_at, then 8 per job: id, result, result_ttl, lease, queue, func, duration bucket,
+    /// microseconds run. A job whose lease still holds is stored `finished` with its TTL and
+    /// its waiters are notified; its id leaves the active list either way. Returns per job 1,
+    /// 0 when the delivery no longer held it (nothing written), or {-1, error} when its write
+    /// failed (the others are unaffected). The batch's runs are counted together at the end.
     static let finish = RedisScript(
-        notBefore + "\n" + counting + "\n" + holds + "\n" + """
-        if not holds(KEYS[1], KEYS[2], ARGV[1], ARGV[6]) then return 0 end
-        count_outcome(ARGV[7], 'finished', ARGV[8], ARGV[9])
-        count_run(ARGV[7], ARGV[9], ARGV[10], ARGV[11])
-        note_ended(ARGV[7], ARGV[8], ARGV[1])
-        redis.call('HSET', KEYS[1], 'status', 'finished', 'result', ARGV[2], 'ended_at', not_before(ARGV[3], KEYS[1], 'started_at'))
-        redis.call('HDEL', KEYS[1], 'error', 'lease')
-        redis.call('EXPIRE', KEYS[1], ARGV[4])
-        if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HINCRBY', KEYS[3], 'jobs_finished', 1) end
-        -- A small result rides along, so a caller waiting with ?wait needs no read.
-        if #ARGV[2] <= 4096 then
-          redis.call('PUBLISH', ARGV[5], ARGV[1] .. ' finished ' .. ARGV[2])
-        else
-          redis.call('PUBLISH', ARGV[5], ARGV[1] .. ' finished')
+        counting + "\n" + """
+        local prefix, channel, now = ARGV[1], ARGV[2], ARGV[3]
+        local function finish(job, a)
+          local jkey, id, result = KEYS[job + 3], ARGV[a + 1], ARGV[a + 2]
+          redis.call('LREM', KEYS[1], 1, id)
+          local f = redis.call('HMGET', jkey, 'status', 'lease', 'started_at')
+          if f[1] ~= 'started' or f[2] ~= ARGV[a + 4] then return 0 end
+          -- Clocks differ between machines: a job never ends before it started.
+          local ended_at = now
+          if f[3] and f[3] > now then ended_at = f[3] end
+          redis.call('HSET', jkey, 'status', 'finished', 'result', result, 'ended_at', ended_at)
+          redis.call('HDEL', jkey, 'error', 'lease')
+          redis.call('EXPIRE', jkey, ARGV[a + 3])
+          -- A small result rides along, so a caller waiting with ?wait needs no read.
+          if #result <= 4096 then
+            redis.call('PUBLISH', channel, id .. ' finished ' .. result)
+          else
+            redis.call('PUBLISH', channel, id .. ' finished')
+          end
+          return 1
         end
-        return 1
+        local replies, counted = {}, {}
+        for job = 0, #KEYS - 3 do
+          local a = 3 + job * 8
+          local ok, reply = pcall(finish, job, a)
+          if not ok then reply = {-1, type(reply) == 'table' and reply.err or tostring(reply)} end
+          replies[job + 1] = reply
+          if reply == 1 then counted[#counted + 1] = a end
+        end
+        -- The batch's runs are counted with one command per counter. Counting is not part of
+        -- a job's outcome: a counter key of the wrong type is skipped.
+        local ok, err = pcall(function()
+          local jobs, runs, microseconds, ended = {}, {}, {}, {}
+          for _, a in ipairs(counted) do
+            local queue, func, bucket = ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]
+            jobs[queue] = jobs[queue] or {}
+            jobs[queue][func] = (jobs[queue][func] or 0) + 1
+            runs[func] = runs[func] or {}
+            runs[func][bucket] = (runs[func][bucket] or 0) + 1
+            microseconds[func] = (microseconds[func] or 0) + tonumber(ARGV[a + 8])
+            ended[queue] = ended[queue] or {}
+            ended[queue][#ended[queue] + 1] = ARGV[a + 1]
+          end
+          for queue, funcs in pairs(jobs) do
+            for func, n in pairs(funcs) do count_outcome(prefix, 'finished', queue, func, n) end
+            note_ended(prefix, queue, unpack(ended[queue]))
+          end
+          for func, buckets in pairs(runs) do count_runs(prefix, func, buckets, string.format('%d', microseconds[func])) end
+          if #counted > 0 and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HINCRBY', KEYS[2], 'jobs_finished', #counted) end
+        end)
+        if not ok then redis.log(redis.LOG_WARNING, 'swiftrpc finish: cannot count runs: ' .. tostring(type(err) == 'table' and err.err or err)) end
+        return replies
         """)
 
     /// KEYS: job, active list, scheduled, worker hash. ARGV: id, error, retry due time ("" when
@@ -226,7 +267,7 @@ enum JobScripts {
     static let fail = RedisScript(
         failForGood + "\n" + holds + "\n" + policy(from: 5) + "\n" + """
         if not holds(KEYS[1], KEYS[2], ARGV[1], ARGV[4]) then return 0 end
-        count_run(p.prefix, ARGV[13], ARGV[14], ARGV[15])
+        count_runs(p.prefix, ARGV[13], {[ARGV[14]] = 1}, ARGV[15])
         if ARGV[3] ~= '' then
           count_outcome(p.prefix, 'retried', ARGV[12], ARGV[13])
           redis.call('HSET', KEYS[1], 'status', 'retrying', 'error', ARGV[2])

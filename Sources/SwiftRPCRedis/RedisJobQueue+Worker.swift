@@ -151,13 +151,44 @@ extension RedisJobQueue {
     }
 
     /// Stores the result, ends the job `finished`, counts the run (it took `ran`) and notifies
-    /// waiters; `false` (nothing written) when this delivery no longer holds the job.
+    /// waiters; `false` (nothing written) when this delivery no longer holds the job. The
+    /// finishes of one event-loop tick go to Redis as one script call.
     public func finish(_ job: TakenJob, worker: String, result: JSONValue, resultTTL: Duration, ran: Duration) async throws -> Bool {
-        try await redis.run(
-            JobScripts.finish, keys: [keys.job(job.id), keys.active(worker), keys.worker(worker)],
-            arguments: [job.id, result.jsonText, Timestamp.iso8601(), String(max(1, resultTTL.wholeSeconds)), keys.completions, job.lease, keys.prefix]
-                + runArguments(job, ran: ran)
-        ).int == 1
+        try await finish(job, worker: worker, result: result, resultTTL: resultTTL, ran: ran, on: redis.eventLoopGroup.any()).get()
+    }
+
+    /// `finish` for callers on an event loop, in that loop's tick.
+    public func finish(
+        _ job: TakenJob, worker: String, result: JSONValue, resultTTL: Duration, ran: Duration, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<Bool> {
+        let promise = eventLoop.makePromise(of: Bool.self)
+        let arguments = [job.id, result.jsonText, String(max(1, resultTTL.wholeSeconds)), job.lease] + runArguments(job, ran: ran)
+        finishBatches.add(QueuedFinish(promise: promise, worker: worker, jobKey: keys.job(job.id), arguments: arguments), on: eventLoop)
+        return promise.futureResult
+    }
+
+    /// One finish waiting for its tick's script call.
+    struct QueuedFinish: Sendable {
+        var promise: EventLoopPromise<Bool>
+        var worker: String
+        var jobKey: String
+        /// id, result, result TTL, lease, then `runArguments`.
+        var arguments: [String]
+    }
+
+    /// One script call per worker among the tick's finishes (a process may run several workers).
+    static func sendFinishes(_ batch: ArraySlice<QueuedFinish>, redis: RedisClient, keys: RedisKeys, on eventLoop: any EventLoop) {
+        for (worker, finishes) in Dictionary(grouping: batch, by: \.worker) {
+            redis.run(
+                JobScripts.finish, keys: [keys.active(worker), keys.worker(worker)] + finishes.map(\.jobKey),
+                arguments: [keys.prefix, keys.completions, Timestamp.iso8601()] + finishes.flatMap(\.arguments), on: eventLoop
+            ).whenComplete { result in
+                for (index, finish) in zip(0..., finishes) {
+                    finish.promise.completeWith(
+                        result.flatMap { reply in Result { try reply.batchPart(index, of: "finish").int == 1 } })
+                }
+            }
+        }
     }
 
     /// What the scripts count of one run: queue, func, duration bucket, microseconds (an

@@ -12,8 +12,10 @@ public final class RedisJobQueue: JobQueueDriver, Service {
     public let keys: RedisKeys
     let logger: Logger
     let waiters = CompletionWaiters()
-    /// Each event loop's enqueues of its current tick, until its script call goes out.
-    private let enqueuesOfThisTick = Mutex<[ObjectIdentifier: [QueuedEnqueue]]>([:])
+    /// Each event loop's enqueues of its current tick, sent as one script call per tick.
+    private let enqueueBatches: TickBatches<QueuedEnqueue>
+    /// The same for the jobs the worker's deliveries finish.
+    let finishBatches: TickBatches<QueuedFinish>
 
     /// How often the completion subscriber pings Redis; a ping unanswered within the
     /// command timeout (a half-open connection) makes it reconnect.
@@ -24,6 +26,12 @@ public final class RedisJobQueue: JobQueueDriver, Service {
         self.keys = keys
         self.subscriberPingInterval = subscriberPingInterval
         self.logger = logger
+        enqueueBatches = TickBatches(limit: Self.scriptBatchLimit) { [redis, keys] batch, eventLoop in
+            Self.sendEnqueues(batch, redis: redis, keys: keys, on: eventLoop)
+        }
+        finishBatches = TickBatches(limit: Self.scriptBatchLimit) { [redis, keys] batch, eventLoop in
+            Self.sendFinishes(batch, redis: redis, keys: keys, on: eventLoop)
+        }
     }
 
     public func ping() async throws {
@@ -50,12 +58,7 @@ public final class RedisJobQueue: JobQueueDriver, Service {
                 JSONValue.object(request.keywords).jsonText, String(request.maxAttempts), Timestamp.iso8601(now), due,
                 request.traceParent?.header ?? "",
             ])
-        let loop = ObjectIdentifier(eventLoop)
-        let startsTheBatch = enqueuesOfThisTick.withLock { batches in
-            batches[loop, default: []].append(job)
-            return batches[loop]?.count == 1
-        }
-        if startsTheBatch { eventLoop.execute { self.sendEnqueues(of: loop, on: eventLoop) } }
+        enqueueBatches.add(job, on: eventLoop)
         return promise.futureResult
     }
 
@@ -68,31 +71,22 @@ public final class RedisJobQueue: JobQueueDriver, Service {
     }
 
     /// Most jobs in one script call, so that Redis is never held up long by one.
-    static let enqueueBatchLimit = 64
+    static let scriptBatchLimit = 64
 
-    private func sendEnqueues(of loop: ObjectIdentifier, on eventLoop: any EventLoop) {
-        let jobs = enqueuesOfThisTick.withLock { $0.removeValue(forKey: loop) } ?? []
-        for start in stride(from: 0, to: jobs.count, by: Self.enqueueBatchLimit) {
-            let batch = jobs[start..<min(start + Self.enqueueBatchLimit, jobs.count)]
-            redis.run(JobScripts.enqueue, keys: batch.flatMap(\.keys), arguments: batch.flatMap(\.arguments), on: eventLoop)
-                .whenComplete { result in
-                    for (index, job) in zip(0..., batch) {
-                        job.promise.completeWith(
-                            result.flatMap { reply in
-                                let jobReply = reply.array.flatMap { index < $0.count ? $0[index] : nil }
-                                return Result { try Self.enqueueResult(of: jobReply, for: job.request) }
-                            })
-                    }
+    private static func sendEnqueues(_ batch: ArraySlice<QueuedEnqueue>, redis: RedisClient, keys: RedisKeys, on eventLoop: any EventLoop) {
+        redis.run(JobScripts.enqueue, keys: batch.flatMap(\.keys), arguments: batch.flatMap(\.arguments), on: eventLoop)
+            .whenComplete { result in
+                for (index, job) in zip(0..., batch) {
+                    job.promise.completeWith(
+                        result.flatMap { reply in Result { try Self.enqueueResult(of: reply.batchPart(index, of: "enqueue"), for: job.request) } })
                 }
-        }
+            }
     }
 
-    private static func enqueueResult(of reply: RESPValue?, for request: EnqueueRequest) throws -> EnqueueResult {
-        guard let parts = reply?.array, parts.count >= 2, let created = parts[0].int else {
-            throw RedisClientError(.unexpectedReply, "the enqueue script answered \(reply.map { "\($0)" } ?? "nothing") for job \(request.id)")
+    private static func enqueueResult(of reply: RESPValue, for request: EnqueueRequest) throws -> EnqueueResult {
+        guard let parts = reply.array, parts.count == 3, let created = parts[0].int else {
+            throw RedisClientError(.unexpectedReply, "the enqueue script answered \(reply) for job \(request.id)")
         }
-        if created == -1 { throw RedisClientError(.serverError, parts[1].string ?? "the enqueue failed") }
-        guard parts.count == 3 else { throw RedisClientError(.unexpectedReply, "the enqueue script answered \(parts)") }
         return EnqueueResult(id: request.id, status: parts[1].string ?? "", queue: parts[2].string ?? "", created: created == 1)
     }
 

@@ -72,3 +72,80 @@ struct ScriptTests {
         await server.stopAndRemove()
     }
 }
+
+extension ScriptTests {
+    /// The finishes of one event-loop tick go to Redis as one script call per worker and 64
+    /// jobs; a delivery that lost its job and a job whose write fails end alone, and the runs
+    /// are counted once each.
+    @Test func theFinishesOfOneTickShareAScriptCallAndEndAlone() async throws {
+        let server = try await RedisServer.start()
+        let client = RedisClient(configuration: server.configuration, logger: Logger(label: "scripts"))
+        let jobs = RedisJobQueue(redis: client, logger: Logger(label: "scripts"))
+        let loop = client.eventLoopGroup.next()
+        for worker in ["a", "b"] {
+            #expect(try await jobs.register(WorkerInfo(id: worker, host: "test", pid: 1, queues: ["q"], concurrency: 1, startedAt: Timestamp.iso8601()), ttl: .seconds(30)))
+        }
+        for n in 0..<73 {
+            _ = try await jobs.enqueue(EnqueueRequest(id: "job-\(n)", function: "f", queue: "q", positional: [], keywords: JSONObject(), maxAttempts: 1))
+        }
+        let taken = try await jobs.take(worker: "a", queues: ["q"], most: 72)
+        let other = try #require(try await jobs.take(worker: "b", queues: ["q"], most: 1).first)
+        #expect(taken.count == 72)
+        let lost = taken[3]
+        let broken = taken[5]
+        // Another delivery holds job 3 now; job 5's hash is not a hash.
+        _ = try await client.send(["HSET", jobs.keys.job(lost.id), "lease", "someone-else"])
+        _ = try await client.send(["DEL", jobs.keys.job(broken.id)])
+        try await client.set(jobs.keys.job(broken.id), "not a hash")
+        // Loaded now, so that the count below holds no NOSCRIPT attempt (another test's server
+        // may have loaded it first, and the client then tries EVALSHA at once).
+        _ = try await client.send(["SCRIPT", "LOAD", JobScripts.finish.source])
+        _ = try await client.send(["CONFIG", "RESETSTAT"])
+
+        let results = try await loop.submit {
+            (taken + [other]).map { job in
+                jobs.finish(
+                    job, worker: job.id == other.id ? "b" : "a", result: .string("done \(job.id)"), resultTTL: .seconds(60),
+                    ran: .milliseconds(3), on: loop)
+            }
+        }.get()
+        for (job, result) in zip(taken + [other], results) {
+            let outcome: Result<Bool, any Error>
+            do { outcome = .success(try await result.get()) } catch { outcome = .failure(error) }
+            switch (job.id, outcome) {
+            case (lost.id, .success(let finished)): #expect(!finished)
+            case (broken.id, .failure(let error)): #expect((error as? RedisClientError)?.message.contains("WRONGTYPE") == true, "\(error)")
+            case (_, .success(true)):
+                let record = try #require(try await jobs.job(id: job.id))
+                #expect(record.status == .finished && record.fields["result"] == "\"done \(job.id)\"" && record.fields["lease"] == nil)
+                #expect(try await client.send(["TTL", jobs.keys.job(job.id)]).int ?? 0 > 0)
+            case (let id, let outcome): Issue.record("\(id): \(outcome)")
+            }
+        }
+        #expect(try await jobs.job(id: lost.id)?.status == .started)
+        // Every id left its worker's active list, the lost and the broken one too.
+        #expect(try await jobs.activeJobs(worker: "a").isEmpty)
+        #expect(try await jobs.activeJobs(worker: "b").isEmpty)
+        let stats = try await client.send(["INFO", "commandstats"]).string ?? ""
+        #expect(stats.contains("cmdstat_evalsha:calls=3,"), "\(stats)")  // a: 64 + 8 jobs; b: 1
+        // 71 runs counted: 70 of a's and b's one.
+        let counts = try #require(try await client.send(["HGETALL", "swiftrpc:metrics:jobs"]).fields)
+        #expect(counts == ["finished q f": "71"])
+        let durations = try #require(try await client.send(["HGETALL", "swiftrpc:metrics:durations"]).fields)
+        #expect(durations["sum_us f"] == "\(71 * 3000)" && durations.values.filter { $0 == "71" }.count == 1, "\(durations)")
+        #expect(try await client.send(["HGET", jobs.keys.worker("a"), "jobs_finished"]).string == "70")
+        #expect(try await client.send(["HGET", jobs.keys.worker("b"), "jobs_finished"]).string == "1")
+        let recent = (try await client.send(["LRANGE", "swiftrpc:recent:q", "0", "-1"]).array ?? []).compactMap(\.string)
+        #expect(Set(recent) == Set((taken + [other]).map(\.id)).subtracting([lost.id, broken.id]) && recent.count == 71)
+
+        // A counter key of the wrong type stops the counting, not the job.
+        _ = try await client.send(["DEL", "swiftrpc:metrics:jobs"])
+        try await client.set("swiftrpc:metrics:jobs", "not a hash")
+        _ = try await jobs.enqueue(EnqueueRequest(id: "last", function: "f", queue: "q", positional: [], keywords: JSONObject(), maxAttempts: 1))
+        let last = try #require(try await jobs.take(worker: "a", queues: ["q"], most: 1).first)
+        #expect(try await jobs.finish(last, worker: "a", result: 1, resultTTL: .seconds(60), ran: .zero))
+        #expect(try await jobs.job(id: "last")?.status == .finished)
+        await client.shutdown()
+        await server.stopAndRemove()
+    }
+}
