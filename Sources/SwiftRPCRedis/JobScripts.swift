@@ -141,20 +141,26 @@ enum JobScripts {
     /// Starts the job whose id is `id` (already in the worker's active list) as a delivery
     /// with token `lease`. Only a `queued` job starts: an id whose job has ended, is gone, or
     /// is held by another delivery is dropped from the active list instead. A start removes
-    /// any TTL (a job re-run by `failed retry` keeps its hash). Shared by `take` and `start`.
-    private static let startOne = notBefore + "\n" + """
+    /// any TTL and earlier outcome (a job re-run by `failed retry` keeps its hash). Shared by
+    /// `take` and `start`; one read of the hash per job, as each `redis.call` costs.
+    private static let startOne = """
         local function start_one(prefix, active, worker, now, id, lease, taken)
           local jkey = prefix .. ':job:' .. id
-          if redis.call('HGET', jkey, 'status') ~= 'queued' then
+          local f = redis.call('HMGET', jkey, 'status', 'enqueued_at', 'attempts', 'func', 'queue', 'args', 'kwargs', 'max_attempts',
+            'traceparent')
+          if f[1] ~= 'queued' then
             redis.call('LREM', active, 1, id)
             return
           end
+          -- Clocks differ between machines: a job never starts before it was enqueued.
+          local started_at = now
+          if f[2] and f[2] > now then started_at = f[2] end
+          local attempts = tonumber(f[3] or '0') + 1
           redis.call('PERSIST', jkey)
-          redis.call('HSET', jkey, 'status', 'started', 'started_at', not_before(now, jkey, 'enqueued_at'), 'worker', worker, 'lease', lease)
           redis.call('HDEL', jkey, 'ended_at', 'result')
-          local attempts = redis.call('HINCRBY', jkey, 'attempts', 1)
-          local f = redis.call('HMGET', jkey, 'func', 'queue', 'args', 'kwargs', 'max_attempts', 'traceparent')
-          taken[#taken + 1] = {id, f[1] or '', f[2] or '', f[3] or '[]', f[4] or '{}', attempts, f[5] or '1', lease, f[6] or ''}
+          redis.call('HSET', jkey, 'status', 'started', 'started_at', started_at, 'worker', worker, 'lease', lease,
+            'attempts', tostring(attempts))
+          taken[#taken + 1] = {id, f[4] or '', f[5] or '', f[6] or '[]', f[7] or '{}', attempts, f[8] or '1', lease, f[9] or ''}
         end
         """
 
