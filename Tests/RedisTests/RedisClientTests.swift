@@ -161,6 +161,9 @@ struct RedisClientTests {
 
     @Test func connectingToNothingFailsFast() async throws {
         let port = try freePort()
+        // Held, so that no other test's server starts on it meanwhile.
+        let hold = try #require(PortHold(port: port))
+        defer { hold.release() }
         let client = RedisClient(configuration: RedisConfiguration(port: port), logger: logger)
         let clock = ContinuousClock()
         let started = clock.now
