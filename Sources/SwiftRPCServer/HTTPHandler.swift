@@ -3,10 +3,15 @@ import NIOHTTP1
 import SwiftRPC
 
 /// One HTTP/1.1 connection: collects a request's body (refusing it past the limit while it
-/// streams in), hands the request to the router and writes the answer. Pipelined requests
-/// are serialized by NIO's `HTTPServerPipelineHandler` in front of this one.
-final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
+/// streams in), hands the request to the router and writes the answer.
+///
+/// Pipelined requests are answered in order: what arrives while an answer is owed waits here,
+/// and reading stops until it has been answered. Unlike NIO's `HTTPServerPipelineHandler`,
+/// reading stops only once a client has actually sent ahead: a client that waits for each
+/// answer (nearly all of them) costs no `epoll_ctl` pair per request.
+final class HTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     private enum State {
@@ -27,6 +32,22 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let connectionEvents: ConnectionTimeoutHandler.Events
     private var state = State.idle
 
+    /// A whole request has arrived and its answer has not been written yet.
+    private var answerOwed = false
+    /// What a pipelining client sent while an answer was owed, in order.
+    private var waiting = CircularBuffer<Inbound>()
+    /// A read the channel asked for while requests were waiting; issued once they are answered.
+    private var readHeld = false
+    /// Answering what is waiting (an answer written meanwhile must not start another round).
+    private var answeringWaiting = false
+    /// The server is shutting down: the answer owed is the last, then the connection closes.
+    private var quiescing = false
+
+    private enum Inbound {
+        case part(HTTPServerRequestPart)
+        case malformed(HTTPParserError)
+    }
+
     init(router: RPCRouter, maxBodyBytes: Int, connectionEvents: ConnectionTimeoutHandler.Events) {
         self.router = router
         self.maxBodyBytes = maxBodyBytes
@@ -36,17 +57,72 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Malformed HTTP (bad request line, headers over llhttp's 80 KiB, bad chunking): a JSON
     /// 400, then the connection is closed, as the byte stream can no longer be trusted.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard error is HTTPParserError else {
+        guard let error = error as? HTTPParserError else {
             context.close(promise: nil)
             return
         }
+        if answerOwed || !waiting.isEmpty {
+            waiting.append(.malformed(error))  // answered in its turn
+        } else {
+            refuseMalformed(error, context: context)
+        }
+    }
+
+    private func refuseMalformed(_ error: HTTPParserError, context: ChannelHandlerContext) {
         state = .closing
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
         write(.error(.badRequest("malformed HTTP request: \(error)")), for: head, context: context, close: .now)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch (unwrapInboundIn(data), state) {
+        let part = unwrapInboundIn(data)
+        if answerOwed || !waiting.isEmpty {
+            waiting.append(.part(part))
+        } else {
+            receive(part, context: context)
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if waiting.isEmpty {
+            context.read()
+        } else {
+            readHeld = true  // the client sent ahead: it waits until its requests are answered
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        quiescing = true
+        waiting.removeAll()
+        guard !answerOwed else { return }  // closes once that answer is written
+        if case .receiving = state { return }  // closes once that request is answered
+        context.close(promise: nil)
+    }
+
+    /// The owed answer has been written: the requests that waited for it are taken in turn.
+    private func answered(context: ChannelHandlerContext) {
+        answerOwed = false
+        guard !answeringWaiting else { return }
+        answeringWaiting = true
+        while !answerOwed, let next = waiting.popFirst() {
+            switch next {
+            case .part(let part): receive(part, context: context)
+            case .malformed(let error): refuseMalformed(error, context: context)
+            }
+        }
+        answeringWaiting = false
+        if readHeld && waiting.isEmpty {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    private func receive(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch (part, state) {
         case (_, .closing):
             lastReadWhileClosing = .now()
         case (.head(let head), _):
@@ -75,6 +151,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             case .now(let response):
                 write(response, for: head, context: context)
             case .later(let future):
+                answerOwed = true
                 future.assumeIsolated().whenComplete { result in
                     switch result {
                     case .success(let response): self.write(response, for: head, context: context)
@@ -104,6 +181,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func write(_ response: RPCResponse, for request: HTTPRequestHead, context: ChannelHandlerContext, close: Close? = nil) {
+        let close = close ?? (quiescing ? .now : nil)
         let keepAlive = request.isKeepAlive && close == nil
         var headers = HTTPHeaders()
         headers.reserveCapacity(4 + response.headers.count)
@@ -120,8 +198,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         connectionEvents.answerWritten()
         guard !keepAlive else {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)  // no future to allocate for the usual answer
+            answered(context: context)
             return
         }
+        waiting.removeAll()
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated()
         guard close == .afterLingering else {
             written.whenComplete { _ in context.close(promise: nil) }

@@ -79,8 +79,9 @@ public final class RPCServer: Service, Sendable {
             try pipeline.addHandler(ConnectionLimitHandler(counter: connections, refusal: ConnectionLimitHandler.httpRefusal))
             let timeouts = ConnectionTimeoutHandler(idleTimeout: idleTimeout, requestTimeout: requestTimeout)
             try pipeline.addHandler(timeouts)
-            // Malformed HTTP is answered by HTTPHandler (a JSON 400), not NIO's error handler.
-            try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
+            // Malformed HTTP is answered by HTTPHandler (a JSON 400), not NIO's error handler;
+            // HTTPHandler also keeps pipelined requests in order.
+            try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
             try pipeline.addHandler(HTTPHandler(router: router, maxBodyBytes: maxBodyBytes, connectionEvents: timeouts.events))
         }
         serverChannel.withLock { $0 = channel }

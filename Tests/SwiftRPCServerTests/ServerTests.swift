@@ -218,6 +218,47 @@ struct ServerTests {
         }
     }
 
+    /// Many requests sent ahead of a slow one, and a malformed one among them: every answer
+    /// comes in order, the 400 in its turn, and the connection closes after it.
+    @Test func requestsSentAheadAreAnsweredInTheirTurnEvenAMalformedOne() async throws {
+        try await withServer { port, _ in
+            let connection = try RawHTTPConnection(port: port)
+            let slow = "POST /test_async HTTP/1.1\r\nHost: x\r\nContent-Length: 14\r\n\r\n{\"args\":[\"s\"]}"
+            let adds = (0..<200).map { "GET /add?args=\($0)&args=1 HTTP/1.1\r\nHost: x\r\n\r\n" }
+            try await connection.send(slow + adds.joined() + slow + "NOT HTTP AT ALL\r\n\r\n" + adds[0])
+            #expect(try await connection.readResponse()?.response == "this is test_async async s")
+            for n in 0..<200 { #expect(try await connection.readResponse()?.response == .int(n + 1)) }
+            #expect(try await connection.readResponse()?.response == "this is test_async async s")
+            let malformed = try await connection.readResponse()
+            #expect(malformed?.status == 400 && malformed?.errorCode == "bad_request")
+            #expect(try await connection.isClosedByServer())
+        }
+    }
+
+    /// At shutdown an idle keep-alive connection is closed, and one with a call in hand gets
+    /// its answer, marked as the last, before it closes.
+    @Test func shutdownClosesIdleConnectionsAndEndsBusyOnesAfterTheirAnswer() async throws {
+        let gate = Gate()
+        try await withServer(gate: gate) { port, server in
+            let idle = try RawHTTPConnection(port: port)
+            let busy = try RawHTTPConnection(port: port)
+            let add = "GET /add?args=1&args=2 HTTP/1.1\r\nHost: x\r\n\r\n"
+            for connection in [idle, busy] {
+                try await connection.send(add)
+                #expect(try await connection.readResponse()?.response == 3)
+            }
+            try await busy.send("POST /gate HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            try await gate.waitUntilRunning(1)
+            async let stopped: Void = server.shutdown()
+            #expect(try await idle.isClosedByServer())
+            gate.open(1)
+            let last = try await busy.readResponse()
+            #expect(last?.response == "passed" && last?.header("connection") == "close")
+            #expect(try await busy.isClosedByServer())
+            await stopped
+        }
+    }
+
     @Test func builtInRoutes() async throws {
         try await withServer { port, _ in
             _ = try await httpRequest(port: port, path: "/add", body: #"{"args": [1, 2]}"#)
