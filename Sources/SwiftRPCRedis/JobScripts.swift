@@ -21,8 +21,11 @@ enum JobScripts {
     /// Enqueues a batch of jobs: those that arrived in one event-loop tick of a front.
     /// KEYS, 4 per job: job, queue list, queues set, scheduled. ARGV, 9 per job: id, func, queue,
     /// args, kwargs, max_attempts, enqueued_at, due time ("" to queue now), traceparent ("" for
-    /// none). Returns per job {created, status, queue}, or {-1, error} for a job whose write
-    /// failed (a key of the wrong type); the others are unaffected.
+    /// none). Returns per job 1 when it was created queued, 2 when created scheduled, {0,
+    /// status, queue} when the id existed (nothing written), or {-1, error} when its write
+    /// failed (a key of the wrong type); the others are unaffected. The small replies for the
+    /// usual cases spare both sides two strings per job; each queue's name goes into the
+    /// queues set once per batch.
     static let enqueue = RedisScript(
         """
         local function enqueue(k, a)
@@ -30,26 +33,39 @@ enum JobScripts {
             local f = redis.call('HMGET', KEYS[k + 1], 'status', 'queue')
             return {0, f[1] or '', f[2] or ''}
           end
-          local status = 'queued'
-          if ARGV[a + 8] ~= '' then status = 'scheduled' end
+          local status, created = 'queued', 1
+          if ARGV[a + 8] ~= '' then status, created = 'scheduled', 2 end
           -- The hash goes last: a write that fails leaves no hash claiming the id (a queued id
           -- without one is dropped when taken), so the caller's retry can create the job.
-          if status == 'scheduled' then
+          if created == 2 then
             redis.call('ZADD', KEYS[k + 4], ARGV[a + 8], ARGV[a + 1])
           else
             redis.call('LPUSH', KEYS[k + 2], ARGV[a + 1])
           end
-          redis.call('SADD', KEYS[k + 3], ARGV[a + 3])
-          redis.call('HSET', KEYS[k + 1], 'id', ARGV[a + 1], 'func', ARGV[a + 2], 'queue', ARGV[a + 3], 'args', ARGV[a + 4],
-            'kwargs', ARGV[a + 5], 'status', status, 'attempts', '0', 'max_attempts', ARGV[a + 6], 'enqueued_at', ARGV[a + 7])
-          if ARGV[a + 9] ~= '' then redis.call('HSET', KEYS[k + 1], 'traceparent', ARGV[a + 9]) end
-          return {1, status, ARGV[a + 3]}
+          local fields = {'id', ARGV[a + 1], 'func', ARGV[a + 2], 'queue', ARGV[a + 3], 'args', ARGV[a + 4], 'kwargs', ARGV[a + 5],
+            'status', status, 'attempts', '0', 'max_attempts', ARGV[a + 6], 'enqueued_at', ARGV[a + 7]}
+          if ARGV[a + 9] ~= '' then
+            fields[#fields + 1] = 'traceparent'
+            fields[#fields + 1] = ARGV[a + 9]
+          end
+          redis.call('HSET', KEYS[k + 1], unpack(fields))
+          return created
         end
-        local replies = {}
+        local replies, queues = {}, {}
         for job = 0, #KEYS / 4 - 1 do
           local ok, reply = pcall(enqueue, job * 4, job * 9)
-          if not ok then reply = {-1, type(reply) == 'table' and reply.err or tostring(reply)} end
+          if not ok then
+            reply = {-1, type(reply) == 'table' and reply.err or tostring(reply)}
+          elseif reply ~= 0 and type(reply) ~= 'table' then
+            queues[ARGV[job * 9 + 3]] = KEYS[job * 4 + 3]
+          end
           replies[job + 1] = reply
+        end
+        -- The set only lists the queues (for inspection): a key of the wrong type there does not
+        -- undo the jobs written above.
+        for queue, set in pairs(queues) do
+          local ok, err = pcall(redis.call, 'SADD', set, queue)
+          if not ok then redis.log(redis.LOG_WARNING, 'swiftrpc enqueue: cannot list queue ' .. queue .. ': ' .. tostring(err.err or err)) end
         end
         return replies
         """)

@@ -84,10 +84,13 @@ public final class RedisJobQueue: JobQueueDriver, Service {
     }
 
     private static func enqueueResult(of reply: RESPValue, for request: EnqueueRequest) throws -> EnqueueResult {
-        guard let parts = reply.array, parts.count == 3, let created = parts[0].int else {
-            throw RedisClientError(.unexpectedReply, "the enqueue script answered \(reply) for job \(request.id)")
+        switch reply {
+        case .integer(1): return EnqueueResult(id: request.id, status: JobStatus.queued.rawValue, queue: request.queue, created: true)
+        case .integer(2): return EnqueueResult(id: request.id, status: JobStatus.scheduled.rawValue, queue: request.queue, created: true)
+        case .array(let existing) where existing.count == 3 && existing[0].int == 0:
+            return EnqueueResult(id: request.id, status: existing[1].string ?? "", queue: existing[2].string ?? "", created: false)
+        default: throw RedisClientError(.unexpectedReply, "the enqueue script answered \(reply) for job \(request.id)")
         }
-        return EnqueueResult(id: request.id, status: parts[1].string ?? "", queue: parts[2].string ?? "", created: created == 1)
     }
 
     public func job(id: String) async throws -> JobRecord? {

@@ -68,6 +68,14 @@ struct ScriptTests {
         // Once the key is mended, the failed job's retry creates it.
         _ = try await client.send(["DEL", "swiftrpc:queue:broken"])
         #expect(try await jobs.enqueue(request("doomed", queue: "broken")).created)
+        #expect(Set((try await client.send(["SMEMBERS", "swiftrpc:queues"]).array ?? []).compactMap(\.string)) == ["default", "broken"])
+
+        // The queues set only lists queues: a key of the wrong type there loses no job.
+        _ = try await client.send(["DEL", "swiftrpc:queues"])
+        try await client.set("swiftrpc:queues", "not a set")
+        let listedNowhere = try await jobs.enqueue(request("unlisted"))
+        #expect(listedNowhere.created && listedNowhere.status == "queued")
+        #expect(try await jobs.job(id: "unlisted")?.status == .queued)
         await client.shutdown()
         await server.stopAndRemove()
     }
