@@ -91,6 +91,7 @@ public final class Worker: Service {
         self.jobs = jobs
         self.configuration = configuration
         self.baseLogger = logger
+        self.loggerWithID = Mutex(Self.logger(logger, id: info.withLock(\.id)))
         self.blockingPool = NIOThreadPool(numberOfThreads: max(1, configuration.concurrency))
         self.runner = JobRunner(
             registry: registry, jobs: jobs, policy: configuration.delivery, unknownFunctionDelay: configuration.unknownFunctionDelay,
@@ -101,11 +102,9 @@ public final class Worker: Service {
     /// `{host}:{pid}:{8 random hex digits}`; registration checks that nothing of that id exists.
     public var id: String { info.withLock(\.id) }
 
-    var logger: Logger {
-        var logger = baseLogger
-        logger[metadataKey: "worker"] = "\(id)"
-        return logger
-    }
+    /// The base logger with this worker's id; kept, as every job's lines start from it.
+    var logger: Logger { loggerWithID.withLock { $0 } }
+    private let loggerWithID: Mutex<Logger>
 
     private var isStopping: Bool { stopDeadline.withLock { $0 != nil } }
 
@@ -232,7 +231,11 @@ public final class Worker: Service {
             do {
                 while try await !jobs.register(info.withLock { $0 }, ttl: configuration.heartbeatTTL) {
                     let taken = id
-                    info.withLock { $0.id = Self.newID(host: $0.host, pid: $0.pid) }
+                    let fresh = info.withLock { info in
+                        info.id = Self.newID(host: info.host, pid: info.pid)
+                        return info.id
+                    }
+                    loggerWithID.withLock { $0 = Self.logger(baseLogger, id: fresh) }
                     logger.warning("worker id already in use; picked another", metadata: ["taken": "\(taken)"])
                 }
                 let recovered = try await jobs.recoverDeadWorkers(policy: configuration.delivery)
@@ -331,6 +334,12 @@ public final class Worker: Service {
                 try? await Task.sleep(for: .milliseconds(250))
             }
         }
+    }
+
+    private static func logger(_ base: Logger, id: String) -> Logger {
+        var logger = base
+        logger[metadataKey: "worker"] = "\(id)"
+        return logger
     }
 
     private static func newID(host: String, pid: Int) -> String {
