@@ -9,7 +9,7 @@ import Synchronization
 final class TickBatches<Item: Sendable>: Sendable {
     private let pending = Mutex<[ObjectIdentifier: [Item]]>([:])
     /// Most items in one slice, so that Redis is never held up long by one script call.
-    let limit: Int
+    private let limit: Int
     private let send: @Sendable (ArraySlice<Item>, any EventLoop) -> Void
 
     init(limit: Int, send: @escaping @Sendable (ArraySlice<Item>, any EventLoop) -> Void) {
