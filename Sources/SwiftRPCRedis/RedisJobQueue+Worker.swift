@@ -120,26 +120,22 @@ extension RedisJobQueue {
         return (reply.array ?? []).compactMap(TakenJob.init)
     }
 
-    /// What a blocking take brought: the id moved into the active list, and its job if it started.
-    public typealias BlockingTake = (id: String, started: TakenJob?)
-
     /// Waits up to `timeout` on `connection` (one of the worker's own: the command blocks it)
     /// for a job on `queue` and moves its id into the active list; then, if `shouldStart()`
     /// still says so, starts it at once from the connection's event loop (no trip through a
-    /// task in between: this is on the path of every `?wait`). `nil` when the wait ran out;
-    /// else the id, and the job if it started. An id moved but not started stays in the
-    /// active list, where `deregister` or a sweep gives it back; closing the connection
-    /// withdraws the wait.
+    /// task in between: this is on the path of every `?wait`). The job if one came and
+    /// started; `nil` when the wait ran out or the job was not started. An id moved but not
+    /// started stays in the active list, where `deregister` or a sweep gives it back; closing
+    /// the connection withdraws the wait.
     public func blockingMoveAndStart(
         worker: String, queue: String, timeout: Duration, connection: RedisConnection, shouldStart: @escaping @Sendable () -> Bool
-    ) async throws -> BlockingTake? {
+    ) async throws -> TakenJob? {
         let loop = connection.eventLoop
         let blockingMove = ["BLMOVE", keys.queue(queue), keys.active(worker), "RIGHT", "LEFT", String(timeout.inSeconds)]
-        return try await connection.submit([blockingMove], extraTimeout: TimeAmount(timeout)).flatMap { replies -> EventLoopFuture<BlockingTake?> in
+        return try await connection.submit([blockingMove], extraTimeout: TimeAmount(timeout)).flatMap { replies -> EventLoopFuture<TakenJob?> in
             if case .error(let message) = replies[0] { return loop.makeFailedFuture(RedisClientError(.serverError, message)) }
-            guard let id = replies[0].string else { return loop.makeSucceededFuture(BlockingTake?.none) }
-            guard shouldStart() else { return loop.makeSucceededFuture((id, nil)) }
-            return self.start(job: id, worker: worker, on: loop).map { (id, $0) }
+            guard let id = replies[0].string, shouldStart() else { return loop.makeSucceededFuture(nil) }
+            return self.start(job: id, worker: worker, on: loop)
         }.get()
     }
 

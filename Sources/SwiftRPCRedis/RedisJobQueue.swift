@@ -3,7 +3,6 @@ import NIOCore
 import Redis
 import ServiceLifecycle
 import SwiftRPC
-import Synchronization
 
 /// The job queue and result store of SPEC §4 on Redis, as the front uses it. As a `Service`
 /// it keeps one subscriber connection to the completion channel and wakes local waiters.

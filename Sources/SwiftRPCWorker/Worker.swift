@@ -66,8 +66,20 @@ public final class Worker: Service {
     let registry: FunctionRegistry
     let jobs: RedisJobQueue
     private let baseLogger: Logger
-    /// Who this worker is; the id changes only if a registration finds it taken.
-    private let info: Mutex<WorkerInfo>
+    /// Who this worker is, and the base logger with its id (every job's lines start from it);
+    /// the id changes only if a registration finds it taken.
+    private let identity: Mutex<Identity>
+
+    private struct Identity {
+        var info: WorkerInfo
+        var logger: Logger
+
+        init(info: WorkerInfo, base: Logger) {
+            self.info = info
+            logger = base
+            logger[metadataKey: "worker"] = "\(info.id)"
+        }
+    }
     private let blockingPool: NIOThreadPool
     private let runner: JobRunner
     /// When the grace period ends; set by the shutdown signal.
@@ -83,15 +95,14 @@ public final class Worker: Service {
     public init(registry: FunctionRegistry, jobs: RedisJobQueue, configuration: Configuration, logger: Logger) {
         let host = Self.hostName()
         let pid = Int(getpid())
-        self.info = Mutex(
-            WorkerInfo(
-                id: Self.newID(host: host, pid: pid), host: host, pid: pid, queues: configuration.queues,
-                concurrency: configuration.concurrency, startedAt: Timestamp.iso8601()))
+        let info = WorkerInfo(
+            id: Self.newID(host: host, pid: pid), host: host, pid: pid, queues: configuration.queues, concurrency: configuration.concurrency,
+            startedAt: Timestamp.iso8601())
+        self.identity = Mutex(Identity(info: info, base: logger))
         self.registry = registry
         self.jobs = jobs
         self.configuration = configuration
         self.baseLogger = logger
-        self.loggerWithID = Mutex(Self.logger(logger, id: info.withLock(\.id)))
         self.blockingPool = NIOThreadPool(numberOfThreads: max(1, configuration.concurrency))
         self.runner = JobRunner(
             registry: registry, jobs: jobs, policy: configuration.delivery, unknownFunctionDelay: configuration.unknownFunctionDelay,
@@ -100,11 +111,10 @@ public final class Worker: Service {
     }
 
     /// `{host}:{pid}:{8 random hex digits}`; registration checks that nothing of that id exists.
-    public var id: String { info.withLock(\.id) }
+    public var id: String { identity.withLock(\.info.id) }
 
-    /// The base logger with this worker's id; kept, as every job's lines start from it.
-    var logger: Logger { loggerWithID.withLock { $0 } }
-    private let loggerWithID: Mutex<Logger>
+    var logger: Logger { identity.withLock(\.logger) }
+    private var info: WorkerInfo { identity.withLock(\.info) }
 
     private var isStopping: Bool { stopDeadline.withLock { $0 != nil } }
 
@@ -183,8 +193,7 @@ public final class Worker: Service {
                 queueIndex += 1
                 // An id that arrives once the stop has begun stays unstarted in the active
                 // list; deregistering puts it back at the head of its queue.
-                guard let taken = try await blockingMoveAndStart(queue: queue) else { continue }
-                if let job = taken.started { start(job) }
+                if let job = try await blockingMoveAndStart(queue: queue) { start(job) }
                 if isStopping { break }
             } catch {
                 if isStopping { break }
@@ -196,7 +205,7 @@ public final class Worker: Service {
         if let connection = blockingConnection.withLock({ $0 }) { await connection.close() }
     }
 
-    private func blockingMoveAndStart(queue: String) async throws -> RedisJobQueue.BlockingTake? {
+    private func blockingMoveAndStart(queue: String) async throws -> TakenJob? {
         var connection = blockingConnection.withLock { $0 }
         if connection?.isActive != true {
             let fresh = try await RedisConnection.connect(jobs.redis.configuration, eventLoop: jobs.redis.eventLoopGroup.next(), logger: baseLogger)
@@ -229,13 +238,13 @@ public final class Worker: Service {
         var backoff = Duration.milliseconds(100)
         while true {
             do {
-                while try await !jobs.register(info.withLock { $0 }, ttl: configuration.heartbeatTTL) {
+                while try await !jobs.register(info, ttl: configuration.heartbeatTTL) {
                     let taken = id
-                    let fresh = info.withLock { info in
+                    identity.withLock { identity in
+                        var info = identity.info
                         info.id = Self.newID(host: info.host, pid: info.pid)
-                        return info.id
+                        identity = Identity(info: info, base: baseLogger)
                     }
-                    loggerWithID.withLock { $0 = Self.logger(baseLogger, id: fresh) }
                     logger.warning("worker id already in use; picked another", metadata: ["taken": "\(taken)"])
                 }
                 let recovered = try await jobs.recoverDeadWorkers(policy: configuration.delivery)
@@ -257,7 +266,7 @@ public final class Worker: Service {
             try? await Task.sleep(for: configuration.heartbeatInterval)
             guard !Task.isCancelled else { return }
             do {
-                if try await !jobs.heartbeat(info.withLock { $0 }, ttl: configuration.heartbeatTTL) {
+                if try await !jobs.heartbeat(info, ttl: configuration.heartbeatTTL) {
                     logger.error(
                         "this worker was declared dead (silent past the heartbeat TTL) and its jobs were given back; registered again",
                         metadata: ["running": "\(running.withLock(\.count))"])
@@ -334,12 +343,6 @@ public final class Worker: Service {
                 try? await Task.sleep(for: .milliseconds(250))
             }
         }
-    }
-
-    private static func logger(_ base: Logger, id: String) -> Logger {
-        var logger = base
-        logger[metadataKey: "worker"] = "\(id)"
-        return logger
     }
 
     private static func newID(host: String, pid: Int) -> String {
